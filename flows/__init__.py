@@ -1,0 +1,1 @@
+"""Prefect flows of hsnap: select servers, map tasks, collect states, report."""

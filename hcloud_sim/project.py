@@ -1,0 +1,360 @@
+"""One Hetzner project's world and its typed verbs: what the API does, without HTTP.
+
+Every verb runs under the simulator's lock after due events were settled, so what it sees is the
+state at the current simulated time. Actions end through scheduled events, never through sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from hcloud_sim.errors import ApiError
+from hcloud_sim.faults import FaultSet
+from hcloud_sim.labels import Selector
+from hcloud_sim.model import Action, Duration, ErrorPair, Image, Server, TokenBucket
+from hcloud_sim.spec import ProjectSpec
+
+if TYPE_CHECKING:
+    from hcloud_sim.state import Simulator
+
+Effect = Callable[[float], None]
+
+
+class Project:
+    def __init__(self, sim: Simulator, spec: ProjectSpec, rng: random.Random) -> None:
+        self.sim = sim
+        self.spec = spec
+        self.name = spec.name
+        self.rng = rng
+        now = sim.clock.now()
+        self.bucket = TokenBucket(
+            spec.rate_limit.capacity,
+            spec.rate_limit.refill_per_second,
+            float(spec.rate_limit.capacity),
+            now,
+        )
+        self.faults = FaultSet(spec.faults)
+        self.servers: dict[int, Server] = {}
+        self.deleted_servers: dict[int, Server] = {}
+        self.images: dict[int, Image] = {}
+        self.actions: dict[int, Action] = {}
+        #: ids of images created through the API (ground truth for "no duplicate snapshot")
+        self.created_images: list[int] = []
+
+    # -- durations -------------------------------------------------------------------------
+
+    def draw(self, duration: Duration) -> float | None:
+        """Concrete simulated seconds from a spec; a range is drawn from the seeded generator."""
+        if duration is None or isinstance(duration, int | float):
+            return None if duration is None else float(duration)
+        low, high = duration
+        return self.rng.uniform(low, high)
+
+    # -- servers ---------------------------------------------------------------------------
+
+    def server(self, server_id: int) -> Server:
+        server = self.servers.get(server_id)
+        if server is None:
+            raise ApiError("not_found", f"server with ID '{server_id}' not found")
+        return server
+
+    def find_servers(
+        self,
+        *,
+        name: str | None = None,
+        selector: Selector | None = None,
+        statuses: Iterable[str] = (),
+    ) -> list[Server]:
+        wanted = set(statuses)
+        return [
+            s
+            for s in self.servers.values()
+            if (name is None or s.name == name)
+            and (selector is None or selector.matches(s.labels))
+            and (not wanted or s.status in wanted)
+        ]
+
+    def update_server(
+        self, server_id: int, *, name: str | None, labels: dict[str, str] | None
+    ) -> Server:
+        server = self.server(server_id)
+        if name is not None and name != server.name:
+            if any(s.name == name for s in self.servers.values()):
+                raise ApiError(
+                    "uniqueness_error",
+                    "server name is already used",
+                    details={"fields": [{"name": "name"}]},
+                )
+            server.name = name
+        if labels is not None:
+            server.labels = dict(labels)
+        return server
+
+    def delete_server(self, server_id: int, at: float | None = None) -> Server:
+        """The server vanishes (as if deleted by someone else); its running actions fail."""
+        server = self.server(server_id)
+        now = self.sim.clock.now() if at is None else at
+        for action_id in sorted(server.lock_holders):
+            self._finish(self.actions[action_id], now, ("server_deleted", "server was deleted"))
+        del self.servers[server_id]
+        self.deleted_servers[server_id] = server
+        return server
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action(self, action_id: int) -> Action:
+        action = self.actions.get(action_id)
+        if action is None:
+            raise ApiError("not_found", f"action with ID '{action_id}' not found")
+        return action
+
+    def server_actions(self, server_id: int, statuses: Iterable[str] = ()) -> list[Action]:
+        if server_id not in self.servers:
+            raise ApiError("not_found", f"server with ID '{server_id}' not found")
+        wanted = set(statuses)
+        return [
+            a
+            for a in self.actions.values()
+            if (server_id, "server") in a.resources and (not wanted or a.status in wanted)
+        ]
+
+    def begin(
+        self,
+        server: Server,
+        command: str,
+        *,
+        duration: float | None,
+        error: ErrorPair | None = None,
+        on_success: Effect | None = None,
+        on_error: Effect | None = None,
+        extra: Iterable[tuple[int, str]] = (),
+        started: float | None = None,
+    ) -> Action:
+        """Start an action that locks ``server``; 423 locked if another action holds the lock."""
+        if server.lock_holders:
+            raise ApiError("locked", "cannot perform operation because server is locked")
+        now = self.sim.clock.now() if started is None else started
+        action = Action(
+            id=self.sim.next_id("action"),
+            command=command,
+            started=now,
+            duration=duration,
+            resources=[(server.id, "server"), *extra],
+            planned_error=error,
+            locks_server=server.id,
+        )
+        self.actions[action.id] = action
+        server.lock_holders.add(action.id)
+
+        def finish(t: float) -> None:
+            if action.status != "running":
+                return
+            self._finish(action, t, action.planned_error)
+            effect = on_error if action.planned_error else on_success
+            if effect is not None:
+                effect(t)
+
+        if duration is not None:
+            self.sim.schedule(now + duration, finish)
+        return action
+
+    def _finish(self, action: Action, t: float, error: ErrorPair | None) -> None:
+        action.status = "error" if error else "success"
+        action.error = error
+        action.finished = t
+        server = self.servers.get(action.locks_server or 0) or self.deleted_servers.get(
+            action.locks_server or 0
+        )
+        if server is not None:
+            server.lock_holders.discard(action.id)
+        for resource_id, kind in action.resources:
+            image = self.images.get(resource_id) if kind == "image" else None
+            if image is not None and image.creating_action == action.id:
+                image.creating_action = None
+                if action.status == "error":
+                    image.status = "unavailable"
+
+    def power(self, server_id: int, verb: str) -> Action:
+        """shutdown (ACPI), poweroff, poweron, reboot."""
+        server = self.server(server_id)
+        command = {
+            "shutdown": "shutdown_server",
+            "poweroff": "stop_server",
+            "poweron": "start_server",
+            "reboot": "reboot_server",
+        }[verb]
+        duration = self.draw(self.spec.duration_for(command))
+
+        def set_status(status: str) -> Effect:
+            def effect(t: float) -> None:
+                del t
+                if server.id in self.servers:
+                    server.status = status  # type: ignore[assignment]
+
+            return effect
+
+        def acpi_received(t: float) -> None:
+            if server.status != "running" or not server.honours_acpi:
+                return
+            server.status = "stopping"
+            delay = self.draw(server.shutdown_delay) or 0.0
+            self.sim.schedule(t + delay, guest_halted)
+
+        def guest_halted(t: float) -> None:
+            if server.status == "stopping":  # a poweron/poweroff in between wins
+                set_status("off")(t)
+
+        if verb == "shutdown":
+            return self.begin(server, command, duration=duration, on_success=acpi_received)
+        if verb == "poweroff":
+            return self.begin(server, command, duration=duration, on_success=set_status("off"))
+        if verb == "poweron":
+            was = server.status
+            action = self.begin(
+                server,
+                command,
+                duration=duration,
+                on_success=set_status("running"),
+                on_error=set_status(was),
+            )
+            if was == "off":
+                server.status = "starting"
+            return action
+        return self.begin(server, command, duration=duration)
+
+    # -- images ----------------------------------------------------------------------------
+
+    def image(self, image_id: int) -> Image:
+        image = self.images.get(image_id)
+        if image is None:
+            raise ApiError("not_found", f"image with ID '{image_id}' not found")
+        return image
+
+    def create_image(
+        self,
+        server_id: int,
+        *,
+        description: str | None,
+        image_type: str,
+        labels: dict[str, str],
+    ) -> tuple[Image, Action]:
+        server = self.server(server_id)
+        if server.lock_holders:
+            raise ApiError("locked", "cannot perform operation because server is locked")
+        quota = self.spec.snapshot_quota
+        if image_type == "snapshot" and quota is not None:
+            used = sum(1 for i in self.images.values() if i.type == "snapshot")
+            if used >= quota:
+                raise ApiError(
+                    "resource_limit_exceeded",
+                    f"snapshot limit exceeded: this project may keep {quota} snapshots",
+                    details={"limits": [{"name": "snapshot_limit"}]},
+                )
+        now = self.sim.clock.now()
+        image = Image(
+            id=self.sim.next_id("image"),
+            type=image_type,  # type: ignore[arg-type]
+            status="creating",
+            description=description or f"{server.name}-snapshot",
+            created=now,
+            disk_size=float(server.disk_gb),
+            created_from=(server.id, server.name),
+            bound_to=server.id if image_type == "backup" else None,
+            labels=dict(labels),
+        )
+        size = server.snapshot_size_gb or round(server.disk_gb * self.rng.uniform(0.05, 0.4), 2)
+        default_duration = self.spec.duration_for("create_image")
+        duration = self.draw(server.snapshot_duration or default_duration)
+
+        def available(t: float) -> None:
+            del t
+            image.status = "available"
+            image.image_size = size
+
+        action = self.begin(
+            server,
+            "create_image",
+            duration=duration,
+            error=server.snapshot_error,
+            on_success=available,
+            extra=[(image.id, "image")],
+        )
+        image.creating_action = action.id
+        self.images[image.id] = image
+        self.created_images.append(image.id)
+        return image, action
+
+    def find_images(
+        self,
+        *,
+        types: Iterable[str] = (),
+        statuses: Iterable[str] = (),
+        bound_to: Iterable[int] = (),
+        selector: Selector | None = None,
+        name: str | None = None,
+        architecture: Iterable[str] = (),
+        include_deprecated: bool = True,
+    ) -> list[Image]:
+        t, s, b, a = set(types), set(statuses), set(bound_to), set(architecture)
+        return [
+            i
+            for i in self.images.values()
+            if (not t or i.type in t)
+            and (not s or i.status in s)
+            and (not b or i.bound_to in b)
+            and (not a or i.architecture in a)
+            and (name is None or i.name == name)
+            and (selector is None or selector.matches(i.labels))
+            and (include_deprecated or i.deprecated is None)
+        ]
+
+    def update_image(
+        self,
+        image_id: int,
+        *,
+        description: str | None,
+        image_type: str | None,
+        labels: dict[str, str] | None,
+    ) -> Image:
+        image = self.image(image_id)
+        if description is not None:
+            image.description = description
+        if image_type is not None:
+            if image.type not in ("snapshot", "backup"):
+                raise ApiError("unsupported_error", "only backups can be converted to snapshots")
+            image.type = "snapshot"
+            image.bound_to = None
+        if labels is not None:
+            image.labels = dict(labels)
+        return image
+
+    def delete_image(self, image_id: int) -> None:
+        image = self.image(image_id)
+        if image.type in ("system", "app"):
+            raise ApiError("forbidden", "system and app images cannot be deleted")
+        if image.protection_delete:
+            raise ApiError("protected", "cannot perform operation because image is protected")
+        if image.creating_action is not None:
+            raise ApiError("locked", "cannot perform operation because image is locked")
+        del self.images[image_id]
+
+    def change_image_protection(self, image_id: int, *, delete: bool | None) -> Action:
+        image = self.image(image_id)
+        if image.type in ("system", "app"):
+            raise ApiError("forbidden", "system and app images cannot be protected")
+        if delete is not None:
+            image.protection_delete = delete
+        now = self.sim.clock.now()
+        action = Action(
+            id=self.sim.next_id("action"),
+            command="change_protection",
+            started=now,
+            duration=0.0,
+            resources=[(image.id, "image")],
+            status="success",
+            finished=now,
+        )
+        self.actions[action.id] = action
+        return action

@@ -1,0 +1,184 @@
+"""Records to the API's JSON shapes (as in the official OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hcloud_sim.clock import iso
+from hcloud_sim.model import Action, Image, Server
+
+if TYPE_CHECKING:
+    from hcloud_sim.project import Project
+
+# name -> (id, cores, memory GB, disk GB, cpu_type, architecture, description, monthly net EUR)
+SERVER_TYPES: dict[str, tuple[int, int, float, int, str, str, str, str]] = {
+    "cx22": (104, 2, 4.0, 40, "shared", "x86", "CX22", "3.7900"),
+    "cx32": (105, 4, 8.0, 80, "shared", "x86", "CX32", "6.8000"),
+    "cx42": (106, 8, 16.0, 160, "shared", "x86", "CX42", "16.4000"),
+    "cpx11": (22, 2, 2.0, 40, "shared", "x86", "CPX 11", "4.3500"),
+    "cax11": (45, 2, 4.0, 40, "shared", "arm", "CAX11", "3.7900"),
+    "ccx13": (96, 2, 8.0, 80, "dedicated", "x86", "CCX13", "12.4900"),
+}
+# name -> (id, description, country, city, latitude, longitude, network zone)
+LOCATIONS: dict[str, tuple[int, str, str, str, float, float, str]] = {
+    "fsn1": (1, "Falkenstein DC Park 1", "DE", "Falkenstein", 50.47612, 12.370071, "eu-central"),
+    "nbg1": (2, "Nuremberg DC Park 1", "DE", "Nuremberg", 49.452102, 11.076665, "eu-central"),
+    "hel1": (3, "Helsinki DC Park 1", "FI", "Helsinki", 60.169855, 24.938379, "eu-central"),
+    "ash": (4, "Ashburn, VA", "US", "Ashburn, VA", 39.0438, -77.4874, "us-east"),
+    "hil": (5, "Hillsboro, OR", "US", "Hillsboro, OR", 45.54, -122.95, "us-west"),
+    "sin": (6, "Singapore", "SG", "Singapore", 1.283333, 103.833333, "ap-southeast"),
+}
+
+
+def _price(net: str) -> dict[str, str]:
+    gross = f"{float(net) * 1.19:.4f}"
+    return {"net": net, "gross": gross}
+
+
+def render_location(name: str) -> dict[str, Any]:
+    lid, desc, country, city, lat, lon, zone = LOCATIONS.get(name, LOCATIONS["fsn1"])
+    return {
+        "id": lid,
+        "name": name,
+        "description": desc,
+        "country": country,
+        "city": city,
+        "latitude": lat,
+        "longitude": lon,
+        "network_zone": zone,
+    }
+
+
+def render_server_type(name: str) -> dict[str, Any]:
+    tid, cores, memory, disk, cpu, arch, desc, monthly = SERVER_TYPES.get(
+        name, SERVER_TYPES["cx22"]
+    )
+    hourly = f"{float(monthly) / 730:.4f}"
+    return {
+        "id": tid,
+        "name": name,
+        "description": desc,
+        "cores": cores,
+        "memory": memory,
+        "disk": disk,
+        "deprecated": False,
+        "storage_type": "local",
+        "cpu_type": cpu,
+        "category": "Shared vCPU" if cpu == "shared" else "Dedicated vCPU",
+        "architecture": arch,
+        "deprecation": None,
+        "prices": [
+            {
+                "location": loc,
+                "price_hourly": _price(hourly),
+                "price_monthly": _price(monthly),
+                "included_traffic": 21990232555520,
+                "price_per_tb_traffic": _price("1.0000"),
+            }
+            for loc in LOCATIONS
+        ],
+        "locations": [
+            {
+                "id": LOCATIONS[loc][0],
+                "name": loc,
+                "deprecation": None,
+                "recommended": True,
+                "available": True,
+            }
+            for loc in LOCATIONS
+        ],
+    }
+
+
+def render_image(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "type": image.type,
+        "status": image.status,
+        "name": image.name,
+        "description": image.description,
+        "image_size": image.image_size,
+        "disk_size": image.disk_size,
+        "created": iso(image.created),
+        "created_from": (
+            {"id": image.created_from[0], "name": image.created_from[1]}
+            if image.created_from
+            else None
+        ),
+        "bound_to": image.bound_to,
+        "os_flavor": image.os_flavor,
+        "os_version": image.os_version,
+        "rapid_deploy": image.type == "system",
+        "protection": {"delete": image.protection_delete},
+        "deprecated": iso(image.deprecated),
+        "deleted": None,
+        "labels": dict(image.labels),
+        "architecture": image.architecture,
+    }
+
+
+def _public_net(server: Server) -> dict[str, Any]:
+    ipv4 = None
+    if server.ipv4 is not None:
+        ipv4 = {
+            "id": server.id + 600_000,
+            "ip": server.ipv4,
+            "blocked": False,
+            "dns_ptr": f"static.{server.ipv4}.clients.your-server.de",
+        }
+    ipv6 = None
+    if server.ipv6 is not None:
+        ipv6 = {"id": server.id + 800_000, "ip": server.ipv6, "blocked": False, "dns_ptr": []}
+    return {"ipv4": ipv4, "ipv6": ipv6, "floating_ips": [], "firewalls": []}
+
+
+def render_server(project: Project, server: Server) -> dict[str, Any]:
+    image = project.images.get(server.image_id) if server.image_id else None
+    private = []
+    if server.private_ip is not None:
+        private = [
+            {
+                "network": 4711,
+                "ip": server.private_ip,
+                "alias_ips": [],
+                "mac_address": f"86:00:00:{server.id >> 16 & 255:02x}:"
+                f"{server.id >> 8 & 255:02x}:{server.id & 255:02x}",
+            }
+        ]
+    return {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "created": iso(server.created),
+        "public_net": _public_net(server),
+        "private_net": private,
+        "server_type": render_server_type(server.server_type),
+        "location": render_location(server.location),
+        "image": render_image(image) if image is not None else None,
+        "iso": None,
+        "rescue_enabled": False,
+        "locked": server.locked_flag,
+        "backup_window": server.backup_window,
+        "outgoing_traffic": 0,
+        "ingoing_traffic": 0,
+        "included_traffic": 21990232555520,
+        "protection": {"delete": server.protection_delete, "rebuild": server.protection_rebuild},
+        "labels": dict(server.labels),
+        "volumes": [],
+        "load_balancers": [],
+        "primary_disk_size": server.disk_gb,
+        "placement_group": None,
+    }
+
+
+def render_action(action: Action, now: float) -> dict[str, Any]:
+    return {
+        "id": action.id,
+        "command": action.command,
+        "status": action.status,
+        "progress": action.progress(now),
+        "started": iso(action.started),
+        "finished": iso(action.finished),
+        "resources": [{"id": rid, "type": kind} for rid, kind in action.resources],
+        "error": {"code": action.error[0], "message": action.error[1]} if action.error else None,
+    }

@@ -1,0 +1,158 @@
+"""Build a project's initial world from its spec: system images, servers, images, actions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hcloud_sim.errors import ApiError
+from hcloud_sim.labels import check_labels
+from hcloud_sim.model import Image, Server
+from hcloud_sim.render import LOCATIONS, SERVER_TYPES
+from hcloud_sim.spec import ServerSpec
+
+if TYPE_CHECKING:
+    from hcloud_sim.project import Project
+
+# name -> (os_flavor, os_version, description)
+SYSTEM_IMAGES: dict[str, tuple[str, str, str]] = {
+    "ubuntu-24.04": ("ubuntu", "24.04", "Ubuntu 24.04"),
+    "ubuntu-22.04": ("ubuntu", "22.04", "Ubuntu 22.04"),
+    "debian-12": ("debian", "12", "Debian 12"),
+    "rocky-9": ("rocky", "9", "Rocky Linux 9"),
+}
+
+
+def _expand(spec: ServerSpec) -> list[ServerSpec]:
+    if spec.count is None:
+        return [spec]
+    return [
+        spec.model_copy(update={"name": spec.name.format(i=i), "count": None})
+        for i in range(1, spec.count + 1)
+    ]
+
+
+def _check(spec: ServerSpec) -> None:
+    if spec.server_type not in SERVER_TYPES:
+        raise ValueError(
+            f"server {spec.name!r}: unknown server_type {spec.server_type!r} "
+            f"(known: {', '.join(SERVER_TYPES)})"
+        )
+    if spec.location not in LOCATIONS:
+        raise ValueError(
+            f"server {spec.name!r}: unknown location {spec.location!r} "
+            f"(known: {', '.join(LOCATIONS)})"
+        )
+    if spec.image not in SYSTEM_IMAGES:
+        raise ValueError(
+            f"server {spec.name!r}: unknown image {spec.image!r} "
+            f"(known: {', '.join(SYSTEM_IMAGES)})"
+        )
+    check_labels(spec.labels)
+
+
+def seed_project(project: Project) -> None:
+    """Populate ``project`` from ``project.spec`` at the simulator's current time."""
+    sim, spec = project.sim, project.spec
+    now = sim.clock.now()
+    system: dict[str, int] = {}
+    for name, (flavor, version, desc) in SYSTEM_IMAGES.items():
+        image = Image(
+            id=sim.next_id("image"),
+            type="system",
+            status="available",
+            description=desc,
+            created=now - 400 * 86400,
+            disk_size=5,
+            name=name,
+            os_flavor=flavor,
+            os_version=version,
+            image_size=None,
+        )
+        project.images[image.id] = image
+        system[name] = image.id
+
+    by_name: dict[str, Server] = {}
+    for server_spec in (s for group in project.spec.servers for s in _expand(group)):
+        _check(server_spec)
+        if server_spec.name in by_name:
+            raise ValueError(
+                f"server name {server_spec.name!r} is used twice in project {spec.name!r}"
+            )
+        server = _make_server(project, server_spec, system[server_spec.image], now)
+        by_name[server.name] = server
+        project.servers[server.id] = server
+        for running in server_spec.running_actions:
+            error = (running.error.code, running.error.message) if running.error else None
+            duration = project.draw(running.duration)
+            project.begin(
+                server,
+                running.command,
+                duration=duration,
+                error=error,
+                started=now - running.elapsed,
+            )
+        if server_spec.delete_after is not None:
+            sim.schedule(now + server_spec.delete_after, _deleter(project, server.id))
+
+    for image_spec in spec.images:
+        check_labels(image_spec.labels)
+        source = by_name.get(image_spec.server) if image_spec.server else None
+        if image_spec.server and source is None:
+            raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+        flavor, version, _ = SYSTEM_IMAGES["ubuntu-24.04"]
+        image = Image(
+            id=sim.next_id("image"),
+            type=image_spec.type,
+            status=image_spec.status,
+            description=image_spec.description,
+            name=image_spec.name,
+            created=now - image_spec.age,
+            disk_size=image_spec.disk,
+            image_size=image_spec.size if image_spec.status == "available" else None,
+            created_from=(source.id, source.name) if source else None,
+            bound_to=source.id if source and image_spec.type == "backup" else None,
+            os_flavor=flavor,
+            os_version=version,
+            protection_delete=image_spec.protected,
+            labels=dict(image_spec.labels),
+        )
+        project.images[image.id] = image
+
+
+def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
+    sid = project.sim.next_id("server")
+    n = sid - 100_000
+    return Server(
+        id=sid,
+        name=spec.name,
+        status=spec.status,
+        created=now - spec.created_age,
+        labels=dict(spec.labels),
+        server_type=spec.server_type,
+        location=spec.location,
+        disk_gb=spec.disk,
+        image_id=image_id,
+        ipv4=f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if spec.ipv4 else None,
+        ipv6=f"2001:db8:{n:x}::/64" if spec.ipv6 else None,
+        private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
+        protection_delete=spec.protection.get("delete", False),
+        protection_rebuild=spec.protection.get("rebuild", False),
+        backup_window=spec.backup_window,
+        honours_acpi=spec.acpi == "honour",
+        shutdown_delay=spec.shutdown_delay,
+        snapshot_duration=spec.snapshot_duration,
+        snapshot_error=(spec.snapshot_error.code, spec.snapshot_error.message)
+        if spec.snapshot_error
+        else None,
+        snapshot_size_gb=spec.snapshot_size,
+    )
+
+
+def _deleter(project: Project, server_id: int) -> Callable[[float], None]:
+    def delete(t: float) -> None:
+        with contextlib.suppress(ApiError):  # already deleted through the control API
+            project.delete_server(server_id, at=t)
+
+    return delete

@@ -1,0 +1,158 @@
+"""The whole simulated world: clock, projects, tokens, scheduled events, ids, request counters.
+
+``Simulator`` is what ``SimulatorServer.state`` exposes to tests: call its verbs (through
+``sim.project(...)``) under ``with sim.lock:`` or use the helpers here, which take the lock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from hcloud_sim.clock import SimClock
+from hcloud_sim.errors import ApiError
+from hcloud_sim.model import Server
+from hcloud_sim.project import Project
+from hcloud_sim.render import render_action, render_image, render_server
+from hcloud_sim.seed import seed_project
+from hcloud_sim.spec import Scenario
+
+_ID_BASES = {"server": 100_000, "image": 300_000, "action": 500_000, "primary_ip": 700_000}
+
+
+class Simulator:
+    """A stateful Hetzner Cloud API world built from a scenario."""
+
+    def __init__(self, scenario: Scenario, time_scale: float | None = None) -> None:
+        self.lock = threading.RLock()
+        self.scenario = scenario
+        self._scale_override = time_scale
+        self.stats: Counter[tuple[str, str, int]] = Counter()
+        self._build()
+
+    def _build(self) -> None:
+        scale = self._scale_override or self.scenario.time_scale or 1.0
+        self.clock = SimClock(scale)
+        self._events: list[tuple[float, int, Callable[[float], None]]] = []
+        self._seq = itertools.count()
+        self._ids = dict(_ID_BASES)
+        self.projects: dict[str, Project] = {}
+        self.tokens: dict[str, tuple[Project, bool]] = {}
+        rng = random.Random(self.scenario.seed)
+        for spec in self.scenario.projects:
+            project = Project(self, spec, random.Random(rng.random()))
+            self.projects[spec.name] = project
+            for token in spec.tokens:
+                self.tokens[token.token] = (project, token.readonly)
+            seed_project(project)
+
+    # -- infrastructure ----------------------------------------------------------------------
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    def schedule(self, at: float, fn: Callable[[float], None]) -> None:
+        """Run ``fn(at)`` once simulated time reaches ``at`` (at the next settle)."""
+        heapq.heappush(self._events, (at, next(self._seq), fn))
+
+    def settle(self) -> None:
+        """Apply every event that is due at the current simulated time, in time order."""
+        now = self.clock.now()
+        while self._events and self._events[0][0] <= now:
+            at, _, fn = heapq.heappop(self._events)
+            fn(at)
+
+    def reset(self, scenario: Scenario | None = None, time_scale: float | None = None) -> None:
+        """Back to the scenario's initial state (optionally another scenario); counters cleared."""
+        with self.lock:
+            if scenario is not None:
+                self.scenario = scenario
+            if time_scale is not None:
+                self._scale_override = time_scale
+            self.stats.clear()
+            self._build()
+
+    def authenticate(self, token: str | None) -> tuple[Project, bool]:
+        """(project, readonly) for a bearer token, or the API's 401."""
+        if not token:
+            raise ApiError("unauthorized", "token is required")
+        found = self.tokens.get(token)
+        if found is None:
+            raise ApiError("unauthorized", "the token you have provided is invalid")
+        return found
+
+    def project(self, name: str | None = None) -> Project:
+        if name is None:
+            return next(iter(self.projects.values()))
+        if name not in self.projects:
+            raise ApiError("not_found", f"no project named {name!r} in this scenario")
+        return self.projects[name]
+
+    # -- helpers for tests and the control API (take the lock, settle first) ------------------
+
+    def server_by_name(self, name: str, project: str | None = None) -> Server:
+        with self.lock:
+            self.settle()
+            for server in self.project(project).servers.values():
+                if server.name == name:
+                    return server
+        raise KeyError(name)
+
+    def lock_server(
+        self,
+        server_id: int,
+        *,
+        command: str = "change_server_type",
+        duration: float | None = 60.0,
+        error: tuple[str, str] | None = None,
+        project: str | None = None,
+    ) -> int:
+        """Start a foreign action that holds the server's lock; returns its id."""
+        with self.lock:
+            self.settle()
+            p = self.project(project)
+            return p.begin(p.server(server_id), command, duration=duration, error=error).id
+
+    def delete_server(self, server_id: int, project: str | None = None) -> None:
+        with self.lock:
+            self.settle()
+            self.project(project).delete_server(server_id)
+
+    def ground_truth(self, project: str | None = None) -> dict[str, Any]:
+        """Everything as it is now, in API shapes plus what the API does not show."""
+        with self.lock:
+            self.settle()
+            p = self.project(project)
+            now = self.clock.now()
+            return {
+                "project": p.name,
+                "now": now,
+                "time_scale": self.clock.scale,
+                "servers": [
+                    {**render_server(p, s), "lock_holders": sorted(s.lock_holders)}
+                    for s in p.servers.values()
+                ],
+                "deleted_servers": sorted(p.deleted_servers),
+                "images": [render_image(i) for i in p.images.values()],
+                "created_images": list(p.created_images),
+                "actions": [render_action(a, now) for a in p.actions.values()],
+                "rate_limit": {
+                    "capacity": p.bucket.capacity,
+                    "remaining": p.bucket.remaining(now),
+                    "refill_per_second": p.bucket.refill,
+                },
+                "faults": [r.model_dump() for r in p.faults.rules()],
+            }
+
+    def request_counts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {"method": m, "endpoint": e, "status": s, "count": c}
+                for (m, e, s), c in sorted(self.stats.items())
+            ]

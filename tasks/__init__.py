@@ -1,0 +1,1 @@
+"""Prefect tasks of hsnap: thin, typed adapters over the hsnap core."""
