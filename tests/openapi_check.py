@@ -1,6 +1,7 @@
 """Validate real HTTP exchanges against Hetzner's official OpenAPI document.
 
-The document is ``../shared/hcloud-openapi.json`` beside the repository (or ``$HCLOUD_OPENAPI_SPEC``).
+The document is ``../shared/hcloud-openapi.json`` beside the repository (or
+``$HCLOUD_OPENAPI_SPEC``).
 Two deviations of Hetzner's file from OpenAPI 3.1 are normalised before loading: response keys
 ``4xx``/``5xx`` become ``4XX``/``5XX``, and the server URL becomes ``/v1`` so that requests to a
 loopback simulator resolve to the same paths.
