@@ -21,11 +21,12 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
+from hcloud_sim.spec import ErrorSpec
 from hcloud_sim.state import Simulator
 
 Result = tuple[int, dict[str, Any] | None]
@@ -46,7 +47,7 @@ def handle_control(
         return 400, ApiError("json_error", str(exc)).envelope()
     except ValidationError as exc:
         return 422, ApiError("invalid_input", str(exc)).envelope()
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # TypeError: a JSON value of the wrong type
         return 422, ApiError("invalid_input", str(exc)).envelope()
     except ApiError as exc:
         return exc.status, exc.envelope()
@@ -83,6 +84,8 @@ def _reset(sim: Simulator, body: dict[str, Any]) -> Result:
 
     scenario = body.get("scenario")
     scale = body.get("time_scale")
+    if scale is not None and float(scale) <= 0:  # checked before the world is torn down
+        raise ApiError("invalid_input", f"time_scale must be > 0, got {scale}")
     sim.reset(
         load_scenario(scenario) if scenario is not None else None,
         float(scale) if scale is not None else None,
@@ -127,15 +130,25 @@ def _server(
     if verb == "delete":
         sim.delete_server(server_id, project)
         return 200, {"deleted": server_id}
-    error = body.get("error")
+    lock = _LockBody.model_validate(body)  # validated whole: a bad field must not half-lock
     action_id = sim.lock_server(
         server_id,
-        command=str(body.get("command", "change_server_type")),
-        duration=body.get("duration", 60.0),
-        error=(error["code"], error["message"]) if error else None,
+        command=lock.command,
+        duration=lock.duration,
+        error=(lock.error.code, lock.error.message) if lock.error else None,
         project=project,
     )
     return 201, {"action_id": action_id}
+
+
+class _LockBody(BaseModel):
+    """``POST /_sim/servers/{id}/lock``: a foreign action that holds the server's lock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = "change_server_type"
+    duration: float | None = Field(default=60.0, ge=0, description="null: never ends")
+    error: ErrorSpec | None = None
 
 
 def _rate_limit(sim: Simulator, project: str | None, body: dict[str, Any]) -> Result:

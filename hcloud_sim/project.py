@@ -336,7 +336,7 @@ class Project:
             raise ApiError("forbidden", "system and app images cannot be deleted")
         if image.protection_delete:
             raise ApiError("protected", "cannot perform operation because image is protected")
-        if image.creating_action is not None:
+        if image.creating_action is not None or image.status == "creating":  # seeded ones too
             raise ApiError("locked", "cannot perform operation because image is locked")
         del self.images[image_id]
 

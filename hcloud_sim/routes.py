@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.labels import LabelError, Selector, check_labels, parse_selector
 from hcloud_sim.project import Project
-from hcloud_sim.render import render_action, render_image, render_server
+from hcloud_sim.render import render_action, render_image, render_network, render_server
 
 T = TypeVar("T")
 
@@ -132,7 +133,10 @@ def _page(req: Request, name: str, items: list[dict[str, Any]]) -> Reply:
         "total_entries": total,
     }
     links = []
-    base = f"/v1{req.path}?per_page={per_page}&page="
+    # the links keep the request's filters and sorting, as the API's do
+    kept = {k: v for k, v in req.query.items() if k not in ("page", "per_page")}
+    query = urlencode({**kept, "per_page": [str(per_page)]}, doseq=True)
+    base = f"/v1{req.path}?{query}&page="
     if meta["previous_page"]:
         links.append(f'<{base}{page - 1}>; rel="prev"')
     if meta["next_page"]:
@@ -196,8 +200,17 @@ def get_server(req: Request) -> Reply:
     return Reply(200, {"server": render_server(req.project, req.project.server(_path_id(req)))})
 
 
+#: RFC 1123 hostname: dot-separated labels of letters, digits and inner dashes, <= 253 chars
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
 def update_server(req: Request) -> Reply:
     name = _str(req, "name")
+    if name is not None and not _HOSTNAME.fullmatch(name):
+        raise invalid_field("name", "must be a valid hostname (letters, digits, '.' and '-')")
     server = req.project.update_server(_path_id(req), name=name, labels=_labels(req))
     return Reply(200, {"server": render_server(req.project, server)})
 
@@ -290,8 +303,7 @@ def list_images(req: Request) -> Reply:
         {
             "id": lambda i: i.id,
             "name": lambda i: i.name,
-            "description": lambda i: i.description,
-            "created": lambda i: i.created,
+            "created": lambda i: i.created,  # the API sorts images by id, name, created only
         },
     )
     return _page(req, "images", [render_image(i) for i in images])
@@ -327,6 +339,28 @@ def change_image_protection(req: Request) -> Reply:
     return Reply(201, {"action": render_action(action, req.now)})
 
 
+# -- networks ----------------------------------------------------------------------------
+
+
+def list_networks(req: Request) -> Reply:
+    network = render_network(req.project)
+    name, selector = _one(req, "name"), _selector(req)
+    if network is not None and (
+        (name is not None and network["name"] != name)
+        or (selector is not None and not selector.matches(network["labels"]))
+    ):
+        network = None
+    return _page(req, "networks", [network] if network is not None else [])
+
+
+def get_network(req: Request) -> Reply:
+    network_id = _path_id(req)
+    network = render_network(req.project)
+    if network is None or network["id"] != network_id:
+        raise ApiError("not_found", f"network with ID '{network_id}' not found")
+    return Reply(200, {"network": network})
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/servers", list_servers),
     Route("GET", "/servers/{id}", get_server),
@@ -342,6 +376,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/servers/{id}/actions/poweroff", server_power("poweroff")),
     Route("POST", "/servers/{id}/actions/poweron", server_power("poweron")),
     Route("POST", "/servers/{id}/actions/reboot", server_power("reboot")),
+    Route("GET", "/networks", list_networks),
+    Route("GET", "/networks/{id}", get_network),
     Route("GET", "/actions", list_actions),
     Route("GET", "/actions/{id}", get_action),
     Route("GET", "/images", list_images),

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hcloud_sim.seed import check_project
 from hcloud_sim.spec import Scenario
 
 HSNAP_LABELS = {"managed-by": "hsnap"}
@@ -228,6 +229,11 @@ def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
 
 def _validate(document: dict[str, Any], where: str) -> Scenario:
     try:
-        return Scenario.model_validate(document)
+        scenario = Scenario.model_validate(document)
+        for project in scenario.projects:
+            check_project(project)
     except ValidationError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
+    except ValueError as exc:  # server types, locations, labels, names the schema cannot check
+        raise ScenarioError(f"{where}: {exc}") from None
+    return scenario

@@ -10,7 +10,7 @@ from hcloud_sim.errors import ApiError
 from hcloud_sim.labels import check_labels
 from hcloud_sim.model import Image, Server
 from hcloud_sim.render import LOCATIONS, SERVER_TYPES
-from hcloud_sim.spec import ServerSpec
+from hcloud_sim.spec import ProjectSpec, ServerSpec
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -52,9 +52,26 @@ def _check(spec: ServerSpec) -> None:
     check_labels(spec.labels)
 
 
+def check_project(spec: ProjectSpec) -> None:
+    """Raise ValueError naming what in ``spec`` cannot be built (so a bad file fails at load)."""
+    names: set[str] = set()
+    for server_spec in (s for group in spec.servers for s in _expand(group)):
+        _check(server_spec)
+        if server_spec.name in names:
+            raise ValueError(
+                f"server name {server_spec.name!r} is used twice in project {spec.name!r}"
+            )
+        names.add(server_spec.name)
+    for image_spec in spec.images:
+        check_labels(image_spec.labels)
+        if image_spec.server and image_spec.server not in names:
+            raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+
+
 def seed_project(project: Project) -> None:
     """Populate ``project`` from ``project.spec`` at the simulator's current time."""
     sim, spec = project.sim, project.spec
+    check_project(spec)
     now = sim.clock.now()
     system: dict[str, int] = {}
     for name, (flavor, version, desc) in SYSTEM_IMAGES.items():
@@ -75,11 +92,6 @@ def seed_project(project: Project) -> None:
 
     by_name: dict[str, Server] = {}
     for server_spec in (s for group in project.spec.servers for s in _expand(group)):
-        _check(server_spec)
-        if server_spec.name in by_name:
-            raise ValueError(
-                f"server name {server_spec.name!r} is used twice in project {spec.name!r}"
-            )
         server = _make_server(project, server_spec, system[server_spec.image], now)
         by_name[server.name] = server
         project.servers[server.id] = server
@@ -97,10 +109,7 @@ def seed_project(project: Project) -> None:
             sim.schedule(now + server_spec.delete_after, _deleter(project, server.id))
 
     for image_spec in spec.images:
-        check_labels(image_spec.labels)
         source = by_name.get(image_spec.server) if image_spec.server else None
-        if image_spec.server and source is None:
-            raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
         flavor, version, _ = SYSTEM_IMAGES["ubuntu-24.04"]
         image = Image(
             id=sim.next_id("image"),

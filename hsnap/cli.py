@@ -2,23 +2,205 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
-from hcloud_sim.cli import serve as serve_simulator
+from hsnap import report as reporting
+from hsnap.console import LiveProgress, report_table
+from hsnap.errors import ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 app = typer.Typer(
-    help="Trustworthy snapshots of Hetzner Cloud servers.",
+    help="Trustworthy snapshots of Hetzner Cloud servers, run and recorded by Prefect.",
     no_args_is_help=True,
     add_completion=False,
 )
+out = Console()
+err = Console(stderr=True)
+
+LabelSelector = Annotated[
+    str | None, typer.Option("--label-selector", "-l", help="Only servers matching it.")
+]
+ServerNames = Annotated[
+    list[str] | None, typer.Option("--server", "-s", help="Only this server (repeatable).")
+]
+Excludes = Annotated[list[str] | None, typer.Option("--exclude", "-x", help="Never this server.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines too.")]
+LockWait = Annotated[float, typer.Option(help="Minutes to wait for a locked server.")]
+SnapshotWait = Annotated[float, typer.Option(help="Minutes to wait for a snapshot.")]
+Concurrency = Annotated[int, typer.Option(help="Servers handled at the same time.")]
+Template = Annotated[str, typer.Option(help="Snapshot description template.")]
+Labels = Annotated[
+    list[str] | None, typer.Option("--label", help="Extra snapshot label KEY=VALUE (repeatable).")
+]
+TokenSecret = Annotated[
+    str, typer.Option(help="Prefect Secret block holding the token when HCLOUD_TOKEN is unset.")
+]
+
+
+def _labels(pairs: list[str] | None) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--label {pair!r}: use KEY=VALUE")
+        labels[key] = value
+    return labels
+
+
+@contextmanager
+def _quiet_prefect_console(verbose: bool) -> Iterator[None]:
+    """Keep Prefect's console lines out of the live table (they still reach Prefect's API)."""
+    from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    if not verbose:
+        for handler in handlers:
+            handler.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
+
+
+def _execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None:
+    """Run the snapshot flow locally, render its report, exit 0 / 1 / 2."""
+    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+
+    from flows.snapshot_servers import run_locally  # noqa: PLC0415
+
+    try:
+        with _quiet_prefect_console(verbose), LiveProgress(err, enabled=err.is_terminal):
+            result = run_locally(**parameters)
+    except (HsnapError, ValidationError, ParameterTypeError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        out.print(report_table(result))
+    raise typer.Exit(reporting.exit_code(result))
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    """Bad input or credentials: say what to do, exit 2."""
+    err.print(f"[red]hsnap: {exc}[/red]", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    label_selector: LabelSelector = None,
+    server: ServerNames = None,
+    exclude: Excludes = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    lock_wait_minutes: LockWait = 30.0,
+    snapshot_wait_minutes: SnapshotWait = 120.0,
+    max_concurrency: Concurrency = 20,
+    description_template: Template = "{server}-{timestamp}",
+    label: Labels = None,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    verbose: Verbose = False,
+) -> None:
+    """Snapshot servers now (HCLOUD_TOKEN, HCLOUD_ENDPOINT), waiting out locks."""
+    try:
+        labels = _labels(label)
+    except ConfigError as exc:
+        _fail(exc)
+    _execute(
+        {
+            "label_selector": label_selector,
+            "servers": server,
+            "exclude": exclude,
+            "dry_run": dry_run,
+            "lock_wait_minutes": lock_wait_minutes,
+            "snapshot_wait_minutes": snapshot_wait_minutes,
+            "max_concurrency": max_concurrency,
+            "description_template": description_template,
+            "labels": labels,
+            "token_secret": token_secret,
+        },
+        as_json=as_json,
+        verbose=verbose,
+    )
 
 
 @app.command()
 def demo(
-    scenario: Annotated[str, typer.Option(help="Built-in scenario or file.")] = "demo",
-    port: Annotated[int, typer.Option(help="Port for the simulator.")] = 8780,
+    scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, faults) or a file.")] = (
+        "demo"
+    ),
+    time_scale: Annotated[
+        float | None, typer.Option(help="Simulated seconds per real second (default: scenario's).")
+    ] = None,
+    lock_wait_minutes: LockWait = 5.0,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Serve the simulator with the demo fleet (the snapshot flow is not built yet)."""
-    serve_simulator(host="127.0.0.1", port=port, scenario=scenario, time_scale=None, verbose=False)
+    """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
+    from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
+
+    try:
+        sim = SimulatorServer(scenario, time_scale=time_scale)
+    except (ScenarioError, ValueError) as exc:
+        _fail(exc)
+    scale = sim.state.clock.scale
+    token = sim.state.scenario.projects[0].tokens[0].token
+    os.environ.update(HCLOUD_ENDPOINT=sim.url, HCLOUD_TOKEN=token, HSNAP_TIME_SCALE=f"{scale:g}")
+    count = len(sim.state.project().servers)
+    err.print(
+        f"hsnap demo: simulated Hetzner project [bold]{sim.state.scenario.name}[/bold] with "
+        f"{count} servers at {sim.url} (time x{scale:g}: one real second is {scale:g} API seconds)"
+    )
+    with sim:
+        _execute(
+            {"lock_wait_minutes": lock_wait_minutes},
+            as_json=as_json,
+            verbose=verbose,
+        )
+
+
+@app.command()
+def status(
+    server: Annotated[str, typer.Argument(help="Server name.")],
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+) -> None:
+    """Say whether a server is locked, and by which running actions."""
+    from hsnap.cloud import Cloud  # noqa: PLC0415 -- keeps --help fast
+    from hsnap.settings import load_settings  # noqa: PLC0415
+
+    try:
+        cloud = Cloud(load_settings(token_secret))
+        found = cloud.find_server(server)
+        if found is None:
+            raise ConfigError(f"no server named {server!r} in this project")
+        holders = cloud.running_actions(found.id)
+    except HsnapError as exc:
+        _fail(exc)
+    if not holders:
+        out.print(f"{found.name} (id {found.id}, {found.status}): not locked")
+        return
+    out.print(f"{found.name} (id {found.id}, {found.status}): locked by")
+    for action in holders:
+        out.print(f"  {action.command} action {action.id}, {action.progress}% done")
+
+
+def main() -> None:  # pragma: no cover -- console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

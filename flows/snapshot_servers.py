@@ -1,0 +1,194 @@
+"""The snapshot flow: select servers, snapshot each (waiting out locks), report, fail if any did."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from prefect import State, flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
+
+from hsnap import report as reporting
+from hsnap.models import RunReport, SnapshotOutcome
+from hsnap.policy import (
+    DEFAULT_TEMPLATE,
+    check_extra_labels,
+    check_selector,
+    check_template,
+    describe,
+    ownership_labels,
+)
+from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
+from hsnap.snapshot import SnapshotError, SnapshotPlan
+from tasks.select_servers import select_servers
+from tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
+
+
+@flow(name="snapshot-servers", validate_parameters=True)
+def snapshot_servers(
+    label_selector: str | None = None,
+    servers: list[str] | None = None,
+    exclude: list[str] | None = None,
+    description_template: str = DEFAULT_TEMPLATE,
+    labels: dict[str, str] | None = None,
+    lock_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0,
+    snapshot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 120.0,
+    max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20,
+    dry_run: bool = False,
+    token_secret: str = DEFAULT_TOKEN_SECRET,
+) -> State[Any]:
+    """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
+
+    Args:
+        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``).
+        servers: only these server names (a name that does not exist is reported as failed).
+        exclude: never these server names.
+        description_template: snapshot description; placeholders {server}, {server_id},
+            {timestamp}, {date}, {time}, {run}.
+        labels: extra labels for every snapshot (hsnap adds its ownership labels).
+        lock_wait_minutes: how long to wait for a locked server before failing it.
+        snapshot_wait_minutes: how long to wait for a snapshot to become available.
+        max_concurrency: servers handled at the same time.
+        dry_run: list what would be snapshotted; change nothing.
+        token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is not set.
+    """
+    log = get_run_logger()
+    check_selector(label_selector)
+    check_template(description_template)
+    check_extra_labels(labels or {})
+    settings = load_settings(token_secret)
+    run_id = str(flow_run.id or uuid.uuid4())
+
+    chosen, missing = select_servers(label_selector, servers or [], exclude or [], token_secret)
+    not_found = [_not_found(name, label_selector) for name in missing]
+    now = datetime.now(UTC)
+    plans = [
+        SnapshotPlan(
+            server=server,
+            description=describe(description_template, server, now, run_id),
+            labels={**(labels or {}), **ownership_labels(server.id, run_id)},
+            run_id=run_id,
+            lock_timeout_s=lock_wait_minutes * 60,
+            snapshot_timeout_s=snapshot_wait_minutes * 60,
+        )
+        for server in chosen
+    ]
+    if dry_run:
+        log.info("dry run: %d server(s) would be snapshotted", len(plans))
+        outcomes = [_planned(p) for p in plans]
+    else:
+        task = snapshot_server.with_options(
+            retry_delay_seconds=[d / settings.time_scale for d in RETRY_DELAYS_S]
+        )
+        outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
+    result = RunReport(run_id, dry_run, tuple(sorted([*outcomes, *not_found], key=_by_name)))
+    return _publish(result)
+
+
+def _snapshot_all(
+    task: Any, plans: list[SnapshotPlan], token_secret: str | None, max_concurrency: int
+) -> list[SnapshotOutcome]:
+    """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them."""
+    if not plans:
+        return []
+    progress_id: UUID = create_progress_artifact(  # type: ignore[assignment]
+        progress=0.0, key="snapshot-progress", description="servers done (snapshotted or failed)"
+    )
+    outcomes: list[SnapshotOutcome] = []
+    runner: ThreadPoolTaskRunner[Any]
+    with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
+        futures: dict[PrefectFuture[Any], SnapshotPlan] = {
+            runner.submit(task, {"plan": p, "token_secret": token_secret}): p for p in plans
+        }
+        for future in as_completed(list(futures)):
+            value = future.result(raise_on_failure=False)
+            outcomes.append(_outcome(futures[future], value))
+            update_progress_artifact(progress_id, 100.0 * len(outcomes) / len(plans))
+    return outcomes
+
+
+def _outcome(plan: SnapshotPlan, value: object) -> SnapshotOutcome:
+    if isinstance(value, SnapshotOutcome):
+        return value
+    if isinstance(value, SnapshotError):
+        return value.outcome
+    # anything else (a crash, a bug): still a row, with what we know
+    return SnapshotOutcome(
+        server=plan.server.name,
+        server_id=plan.server.id,
+        status="failed",
+        description=plan.description,
+        error_code="crashed",
+        error=f"{type(value).__name__}: {value}",
+    )
+
+
+def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
+    return SnapshotOutcome(
+        server=plan.server.name,
+        server_id=plan.server.id,
+        status="planned",
+        description=plan.description,
+        attempts=0,
+    )
+
+
+def _not_found(name: str, label_selector: str | None) -> SnapshotOutcome:
+    where = f" matching label selector {label_selector!r}" if label_selector else ""
+    return SnapshotOutcome(
+        server=name,
+        server_id=None,
+        status="failed",
+        attempts=0,
+        error_code="not_found",
+        error=f"no server named {name!r}{where} in this project; check the name",
+    )
+
+
+def _by_name(outcome: SnapshotOutcome) -> str:
+    return outcome.server
+
+
+def _publish(result: RunReport) -> State[Any]:
+    """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
+    create_table_artifact(
+        table=reporting.rows(result),
+        key="snapshot-report",
+        description=reporting.verdict(result),
+    )
+    create_markdown_artifact(markdown=reporting.markdown(result), key="snapshot-summary")
+    data = result.to_dict()
+    message = reporting.verdict(result)
+    get_run_logger().info(message)
+    if result.failed:
+        return Failed(message=message, data=data)
+    return Completed(message=message, data=data)
+
+
+def run_locally(**parameters: Any) -> RunReport:
+    """Run the flow in this process and return its report, whether or not servers failed.
+
+    Raises the flow's error when it stopped before it could report (bad input or credentials).
+    """
+    state = snapshot_servers(**parameters, return_state=True)
+    data: Any = state.result(raise_on_failure=False)
+    if isinstance(data, BaseException):
+        raise data
+    return RunReport.from_dict(data)
+
+
+if __name__ == "__main__":
+    # Runs against HCLOUD_ENDPOINT with HCLOUD_TOKEN (or the Secret block): a dry run by default.
+    print(snapshot_servers(dry_run=True, return_state=True).result())

@@ -1,0 +1,226 @@
+"""The only module that imports ``hcloud``: typed verbs over the API, returning plain values.
+
+- The SDK's own retry loop is switched off: it re-sends POSTs after a 504 (a duplicate snapshot)
+  and sleeps up to a minute where hsnap has deadlines. hsnap retries idempotent reads here,
+  reconciles writes in ``snapshot.py``, and leaves the rest to Prefect's task retries.
+- Every request passes the project's ``RateGovernor`` (shared by all tasks in this process).
+- API errors become hsnap errors whose messages say what to do; the token never appears in them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import hcloud
+import requests
+from hcloud.servers import Server
+
+from hsnap import __version__
+from hsnap.clock import Clock
+from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
+from hsnap.governor import GovernedAdapter, governor_for
+from hsnap.models import ActionRef, ImageRef, ServerRef
+from hsnap.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TRANSIENT_CODES = frozenset(
+    {
+        "conflict",
+        "rate_limit_exceeded",
+        "server_error",
+        "bad_gateway",
+        "unavailable",
+        "timeout",
+        "resource_unavailable",
+        "service_error",
+        "maintenance",
+    }
+)
+_ADVICE = {
+    "unauthorized": "the API token is invalid or missing: create an API token in the Hetzner "
+    "Cloud Console (project > Security > API tokens) and set HCLOUD_TOKEN or the Secret block",
+    "token_readonly": "the API token is read-only: create a Read & Write API token for this "
+    "project (Security > API tokens) and use it instead",
+    "forbidden": "the API token is not allowed to do this",
+    "resource_limit_exceeded": "the project's snapshot quota is reached: delete old snapshots "
+    "(hsnap prune) or ask Hetzner to raise the limit",
+    "protected": "the resource is protected: remove its protection first",
+}
+READ_ATTEMPTS = 4
+
+
+class Cloud:
+    """One Hetzner project, reached with one token."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock(settings.time_scale)
+        self.endpoint = settings.endpoint
+        self._client = hcloud.Client(
+            token=settings.token.get_secret_value(),
+            api_endpoint=settings.endpoint,
+            application_name="hsnap",
+            application_version=__version__,
+            timeout=settings.http_timeout,
+        )
+        base = self._client._client
+        if not hasattr(base, "_retry_max_retries"):  # pragma: no cover -- guards an SDK change
+            raise RuntimeError("hcloud SDK changed: cannot switch off its POST retries")
+        base._retry_max_retries = 0
+        self.governor = governor_for(settings, self.clock)
+        adapter = GovernedAdapter(self.governor)
+        base._session.mount("https://", adapter)
+        base._session.mount("http://", adapter)
+
+    # -- error translation -------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T], *, read: bool = True) -> T:
+        """Run one API call; retry reads on transient errors; translate errors."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except hcloud.APIException as exc:
+                error = translate(exc, what)
+            except requests.RequestException as exc:
+                error = TransientError(
+                    f"{what}: no answer from {self.endpoint} ({type(exc).__name__})"
+                )
+                error.code = "connection"
+            if error.code == "rate_limit_exceeded":
+                self.governor.wait_for_token()
+                continue  # a 429 was not carried out: safe to send again, reads and writes alike
+            if not (read and error.transient) or attempt >= READ_ATTEMPTS:
+                raise error
+            log.info("%s: %s; retrying (attempt %d of %d)", what, error, attempt + 1, READ_ATTEMPTS)
+            self.clock.sleep(2.0 ** (attempt - 1))
+
+    # -- servers -----------------------------------------------------------------------------
+
+    def list_servers(self, label_selector: str | None = None) -> list[ServerRef]:
+        """Every server (all pages), optionally filtered by a label selector."""
+        found = self._call(
+            "listing servers", lambda: self._client.servers.get_all(label_selector=label_selector)
+        )
+        return [_server_ref(s) for s in found]
+
+    def get_server(self, server_id: int) -> ServerRef:
+        bound = self._call(f"server {server_id}", lambda: self._client.servers.get_by_id(server_id))
+        return _server_ref(bound)
+
+    def find_server(self, name: str) -> ServerRef | None:
+        bound = self._call(f"server {name}", lambda: self._client.servers.get_by_name(name))
+        return _server_ref(bound) if bound is not None else None
+
+    def running_actions(self, server_id: int) -> list[ActionRef]:
+        """The actions now running on a server: what holds its lock."""
+        found = self._call(
+            f"actions of server {server_id}",
+            lambda: self._client.servers.get_actions(Server(id=server_id), status=["running"]),
+        )
+        return [_action_ref(a) for a in found]
+
+    def create_snapshot(
+        self, server_id: int, description: str, labels: dict[str, str]
+    ) -> tuple[ImageRef, ActionRef]:
+        """POST create_image (type snapshot). Not retried here: the caller reconciles."""
+        response = self._call(
+            f"creating a snapshot of server {server_id}",
+            lambda: self._client.servers.create_image(
+                Server(id=server_id), description=description, type="snapshot", labels=labels
+            ),
+            read=False,
+        )
+        return _image_ref(response.image), _action_ref(response.action)
+
+    # -- actions and images ------------------------------------------------------------------
+
+    def get_action(self, action_id: int) -> ActionRef:
+        bound = self._call(f"action {action_id}", lambda: self._client.actions.get_by_id(action_id))
+        return _action_ref(bound)
+
+    def get_actions(self, action_ids: list[int]) -> list[ActionRef]:
+        """Many actions in one request per 50 (``GET /actions?id=..&id=..``)."""
+        refs: list[ActionRef] = []
+        for start in range(0, len(action_ids), 50):
+            chunk = action_ids[start : start + 50]
+            data = self._call(
+                f"{len(chunk)} actions",
+                lambda chunk=chunk: self._client.request(  # type: ignore[misc]
+                    "GET", "/actions", params={"id": chunk, "per_page": 50}
+                ),
+            )
+            refs.extend(_action_from_json(a) for a in data["actions"])
+        return refs
+
+    def find_images(self, label_selector: str) -> list[ImageRef]:
+        found = self._call(
+            "listing images",
+            lambda: self._client.images.get_all(label_selector=label_selector, type=["snapshot"]),
+        )
+        return [_image_ref(i) for i in found]
+
+    def get_image(self, image_id: int) -> ImageRef:
+        bound = self._call(f"image {image_id}", lambda: self._client.images.get_by_id(image_id))
+        return _image_ref(bound)
+
+
+def translate(exc: hcloud.APIException, what: str) -> HsnapError:
+    """An SDK exception as an hsnap error with an actionable message (no correlation noise)."""
+    code = exc.code if isinstance(exc.code, str) else f"http_{exc.code}"
+    message = str(exc.message)
+    if code in TRANSIENT_CODES or code in ("http_502", "http_503", "http_504"):
+        return TransientError(f"{what}: {message} ({code})", code=code)
+    if code == "locked":
+        return LockedError(f"{what}: {message}", code="locked")
+    if code == "not_found":
+        return GoneError(f"{what}: not found (deleted?)", code="not_found")
+    advice = _ADVICE.get(code)
+    text = f"{what}: {advice} ({message})" if advice else f"{what}: {message} ({code})"
+    return PermanentError(text, code=code)
+
+
+def _server_ref(server: Any) -> ServerRef:
+    return ServerRef(
+        id=server.id, name=server.name, status=server.status, labels=dict(server.labels or {})
+    )
+
+
+def _image_ref(image: Any) -> ImageRef:
+    return ImageRef(
+        id=image.id,
+        status=image.status,
+        description=image.description or "",
+        image_size=image.image_size,
+        labels=dict(image.labels or {}),
+    )
+
+
+def _action_ref(action: Any) -> ActionRef:
+    error = action.error or {}
+    return ActionRef(
+        id=action.id,
+        command=action.command,
+        status=action.status,
+        progress=action.progress or 0,
+        error_code=error.get("code"),
+        error_message=error.get("message"),
+        resources=tuple((r["id"], r["type"]) for r in action.resources or ()),
+    )
+
+
+def _action_from_json(data: dict[str, Any]) -> ActionRef:
+    error = data.get("error") or {}
+    return ActionRef(
+        id=data["id"],
+        command=data["command"],
+        status=data["status"],
+        progress=data.get("progress") or 0,
+        error_code=error.get("code"),
+        error_message=error.get("message"),
+        resources=tuple((r["id"], r["type"]) for r in data.get("resources") or ()),
+    )

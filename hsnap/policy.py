@@ -1,0 +1,96 @@
+"""Pure decisions: which servers, what a snapshot is called and labelled. No I/O; ``now`` given."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from hcloud_sim.labels import LabelError, check_labels, parse_selector
+from hsnap.errors import ConfigError
+from hsnap.models import ServerRef
+
+MANAGED_BY = "managed-by"
+MANAGED_BY_VALUE = "hsnap"
+SERVER_ID_LABEL = "hsnap/server-id"
+RUN_LABEL = "hsnap/flow-run"
+OWN_KEYS = frozenset({MANAGED_BY, SERVER_ID_LABEL, RUN_LABEL})
+
+TEMPLATE_FIELDS = frozenset({"server", "server_id", "timestamp", "date", "time", "run"})
+DEFAULT_TEMPLATE = "{server}-{timestamp}"
+
+
+def check_selector(selector: str | None) -> None:
+    """Raise ConfigError for a label selector the API would reject."""
+    if selector is None:
+        return
+    try:
+        parse_selector(selector)
+    except LabelError as exc:
+        raise ConfigError(f"malformed label selector {selector!r}: {exc}") from None
+
+
+def check_template(template: str) -> None:
+    """Raise ConfigError for a description template with unknown or broken placeholders."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(f"description template {template!r}: {exc}") from None
+    unknown = fields - TEMPLATE_FIELDS
+    if unknown:
+        raise ConfigError(
+            f"description template {template!r} uses {', '.join(sorted(unknown))}; "
+            f"known placeholders: {', '.join(sorted(TEMPLATE_FIELDS))}"
+        )
+
+
+def check_extra_labels(labels: Mapping[str, str]) -> None:
+    """Extra labels must be valid and must not override hsnap's ownership labels."""
+    try:
+        check_labels(labels)
+    except LabelError as exc:
+        raise ConfigError(f"extra labels: {exc}") from None
+    taken = OWN_KEYS & set(labels)
+    if taken:
+        raise ConfigError(f"extra labels may not set hsnap's own {', '.join(sorted(taken))}")
+
+
+def describe(template: str, server: ServerRef, now: datetime, run_id: str) -> str:
+    """The snapshot description for ``server`` at ``now`` (UTC timestamps, sortable)."""
+    return template.format(
+        server=server.name,
+        server_id=server.id,
+        timestamp=now.strftime("%Y%m%dT%H%M%SZ"),
+        date=now.strftime("%Y-%m-%d"),
+        time=now.strftime("%H%M%S"),
+        run=run_id,
+    )
+
+
+def ownership_labels(server_id: int, run_id: str) -> dict[str, str]:
+    """The labels that mark an image as made by hsnap, for this server, in this run."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, SERVER_ID_LABEL: str(server_id), RUN_LABEL: run_id}
+
+
+def run_selector(server_id: int, run_id: str) -> str:
+    """Label selector that finds the image this run made (or started) for this server."""
+    return ",".join(f"{k}={v}" for k, v in ownership_labels(server_id, run_id).items())
+
+
+def select(
+    servers: Iterable[ServerRef], names: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> tuple[list[ServerRef], list[str]]:
+    """Servers to snapshot, in name order, and the requested names that do not exist.
+
+    ``servers`` is what the label selector (or none) returned; ``names`` narrows it to those names;
+    ``exclude`` removes names. A name both requested and excluded is excluded.
+    """
+    by_name = {s.name: s for s in servers}
+    excluded = set(exclude)
+    if names:
+        missing = [n for n in dict.fromkeys(names) if n not in by_name and n not in excluded]
+        chosen = [by_name[n] for n in dict.fromkeys(names) if n in by_name and n not in excluded]
+    else:
+        missing = []
+        chosen = [s for s in by_name.values() if s.name not in excluded]
+    return sorted(chosen, key=lambda s: s.name), missing

@@ -1,0 +1,87 @@
+"""A run's report as rows, a markdown summary and a one-line verdict (pure; no Prefect, no I/O)."""
+
+from __future__ import annotations
+
+from hsnap.models import RunReport, SnapshotOutcome
+
+COLUMNS = (
+    "server",
+    "id",
+    "status",
+    "image id",
+    "size GB",
+    "lock wait",
+    "duration",
+    "attempts",
+    "error",
+)
+
+
+def _seconds(value: float) -> str:
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def row(outcome: SnapshotOutcome) -> dict[str, str]:
+    """One table row, every cell text (Prefect table artifacts and the CLI share it)."""
+    return {
+        "server": outcome.server,
+        "id": "" if outcome.server_id is None else str(outcome.server_id),
+        "status": outcome.status,
+        "image id": "" if outcome.image_id is None else str(outcome.image_id),
+        "size GB": "" if outcome.image_size_gb is None else f"{outcome.image_size_gb:.2f}",
+        "lock wait": _seconds(outcome.lock_wait_s),
+        "duration": _seconds(outcome.snapshot_s),
+        "attempts": str(outcome.attempts),
+        "error": outcome.error or "",
+    }
+
+
+def rows(report: RunReport) -> list[dict[str, str]]:
+    return [row(o) for o in report.outcomes]
+
+
+def verdict(report: RunReport) -> str:
+    total = len(report.outcomes)
+    if report.dry_run:
+        return f"dry run: {total} server(s) would be snapshotted, nothing was changed"
+    if not report.failed:
+        return f"all {total} server(s) snapshotted"
+    names = ", ".join(o.server for o in report.failed)
+    return f"{len(report.failed)} of {total} server(s) failed: {names}"
+
+
+def markdown(report: RunReport) -> str:
+    """The run's summary for a Prefect markdown artifact."""
+    lines = [f"# hsnap: {verdict(report)}", ""]
+    waited = [o for o in report.outcomes if o.lock_holders]
+    if waited:
+        lines += ["## Waited for locks", ""]
+        lines += [
+            f"- **{o.server}**: {', '.join(o.lock_holders)} ({_seconds(o.lock_wait_s)})"
+            for o in waited
+        ]
+        lines.append("")
+    if report.failed:
+        lines += ["## Failed", ""]
+        lines += [f"- **{o.server}** (`{o.error_code}`): {o.error}" for o in report.failed]
+        lines.append("")
+    ok = report.succeeded
+    if ok:
+        size = sum(o.image_size_gb or 0.0 for o in ok)
+        lines += [f"{len(ok)} snapshot(s) available, {size:.2f} GB in all.", ""]
+    lines.append(f"Flow run `{report.flow_run_id}`.")
+    return "\n".join(lines)
+
+
+#: error codes that mean the credentials, not the servers, are the problem
+CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
+
+
+def exit_code(report: RunReport) -> int:
+    """0 when every server succeeded (or was planned), 2 when credentials failed, else 1."""
+    if not report.failed:
+        return 0
+    if all(o.error_code in CREDENTIAL_CODES for o in report.failed):
+        return 2
+    return 1

@@ -1,0 +1,44 @@
+"""The Prefect task that snapshots one server: a thin adapter over ``hsnap.snapshot``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run, task_run
+
+from hsnap.cloud import Cloud
+from hsnap.models import SnapshotOutcome
+from hsnap.settings import load_settings
+from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
+
+RETRIES = 2
+RETRY_DELAYS_S = [15.0, 60.0]
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retries a server only when its failure was transient (5xx, 429, timeouts...)."""
+    del task, task_run
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, SnapshotError) and error.transient
+
+
+@task(
+    name="snapshot-server",
+    task_run_name="snapshot-{plan.server.name}",
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_transient,
+)
+def snapshot_server(plan: SnapshotPlan, token_secret: str | None) -> SnapshotOutcome:
+    """Wait for the server to unlock, snapshot it once, wait until the image is available."""
+    cloud = Cloud(load_settings(token_secret))
+    return take_snapshot(
+        cloud,
+        plan,
+        attempt=int(task_run.run_count or 1),
+        may_resume=int(flow_run.run_count or 1) > 1,
+        log=get_run_logger(),
+    )
