@@ -50,7 +50,11 @@ def serve(
             )
     except ValueError:
         pass  # a host name such as localhost
-    server = SimulatorServer(loaded, host=host, port=port, time_scale=time_scale)
+    try:
+        server = SimulatorServer(loaded, host=host, port=port, time_scale=time_scale)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
     project = loaded.projects[0]
     tokens = ", ".join(f"{t.token}{' (read-only)' if t.readonly else ''}" for t in project.tokens)
     console.print(

@@ -62,9 +62,9 @@ def _dispatch(
         return 200, sim.ground_truth(project)
     if (method, path) == ("POST", "/_sim/reset"):
         return _reset(sim, body)
-    if path == "/_sim/clock":
+    if path == "/_sim/clock" and method in ("GET", "POST"):
         return _clock(sim, method, body)
-    if path == "/_sim/stats":
+    if path == "/_sim/stats" and method in ("GET", "DELETE"):
         if method == "DELETE":
             with sim.lock:
                 sim.stats.clear()
@@ -114,7 +114,7 @@ def _faults(
         if not faults.remove(int(m.group(1))):
             raise ApiError("not_found", f"no fault rule {m.group(1)}")
         return 200, {"faults": [r.model_dump() for r in faults.rules()]}
-    if path != "/_sim/faults":
+    if path != "/_sim/faults" or method not in ("GET", "POST", "DELETE"):
         raise ApiError("not_found", f"no such control endpoint: {method} {path}")
     if method == "POST":
         rule = faults.add(FaultRule.model_validate(body))

@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 from hcloud_sim.control import handle_control
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
-from hcloud_sim.routes import Reply, Request, resolve
+from hcloud_sim.query import Reply, Request
+from hcloud_sim.routes import resolve
 from hcloud_sim.state import Simulator
 
 log = logging.getLogger(__name__)

@@ -57,6 +57,10 @@ def check_project(spec: ProjectSpec) -> None:
     names: set[str] = set()
     for server_spec in (s for group in spec.servers for s in _expand(group)):
         _check(server_spec)
+        if len(server_spec.running_actions) > 1:
+            raise ValueError(
+                f"server {server_spec.name!r}: at most one running action (it holds the lock)"
+            )
         if server_spec.name in names:
             raise ValueError(
                 f"server name {server_spec.name!r} is used twice in project {spec.name!r}"

@@ -60,7 +60,8 @@ class SimulatorServer:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                # stop() waits up to one poll: keep it short, tests start and stop many servers
+                kwargs={"poll_interval": 0.01},
                 name=f"hcloud-sim:{self.port}",
                 daemon=True,
             )

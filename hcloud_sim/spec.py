@@ -27,6 +27,13 @@ def _parse_age(value: object) -> object:
 
 
 Age = Annotated[float, BeforeValidator(_parse_age)]
+
+
+def _yaml_off(value: object) -> object:
+    """YAML 1.1 reads a bare ``status: off`` as false: take it as the word that was written."""
+    return "off" if value is False else value
+
+
 DurationSpec = float | tuple[float, float] | None
 
 
@@ -53,7 +60,7 @@ class ServerSpec(_Spec):
     count: int | None = Field(
         default=None, ge=1, description="make this many servers; the name is a template with {i}"
     )
-    status: Literal["running", "off"] = "running"
+    status: Annotated[Literal["running", "off"], BeforeValidator(_yaml_off)] = "running"
     labels: dict[str, str] = Field(default_factory=dict)
     server_type: str = "cx22"
     location: str = "fsn1"

@@ -153,6 +153,8 @@ def demo(
     """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
     from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
 
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # the demo runs offline
+    _start_prefect()  # before the simulated clock starts, so the demo's locks are still held
     try:
         sim = SimulatorServer(scenario, time_scale=time_scale)
     except (ScenarioError, ValueError) as exc:
@@ -196,6 +198,14 @@ def status(
     out.print(f"{found.name} (id {found.id}, {found.status}): locked by")
     for action in holders:
         out.print(f"  {action.command} action {action.id}, {action.progress}% done")
+
+
+def _start_prefect() -> None:
+    """Bring up Prefect's API (a temporary local server when none is configured)."""
+    from prefect.client.orchestration import get_client  # noqa: PLC0415 -- Prefect loads slowly
+
+    with get_client(sync_client=True) as client:
+        client.hello()
 
 
 def main() -> None:  # pragma: no cover -- console entry point

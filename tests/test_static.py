@@ -1,4 +1,4 @@
-"""The code base stays lint-clean (ruff) and type-clean (mypy --strict), as pyproject.toml sets up."""
+"""The code base stays lint-clean (ruff) and type-clean (mypy --strict), as pyproject sets up."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, control, error_of
 
 APP_1 = 100001
+AUTH = {"Authorization": "Bearer sim-token"}
 CREATE_IMAGE = "/servers/*/actions/create_image"
 
 
@@ -86,7 +87,7 @@ def test_runtime_faults_with_code_status_and_message(quiet: SimulatorServer, raw
     assert quiet.state.server_by_name("app-1").labels == {}  # refused before it was carried out
 
     _add(quiet, {"method": "GET", "path": "/images", "code": "teapot", "status": 418})
-    teapot = requests.get(f"{quiet.url}/images", headers={"Authorization": "Bearer sim-token"})
+    teapot = requests.get(f"{quiet.url}/images", headers=AUTH, timeout=10)
     assert error_of(teapot) == (418, "teapot", "teapot")
 
     listed = control(quiet, "GET", "/faults").json()["faults"]
@@ -146,23 +147,26 @@ def test_faults_belong_to_one_project(make_sim: SimFactory) -> None:
 # -- how often -----------------------------------------------------------------------------------
 
 
-def _sequence(make_sim: SimFactory, check: ExchangeValidator, seed: int) -> list[int]:
-    rule = {"path": "/servers", "code": "server_error", "probability": 0.5, "seed": seed}
-    return _statuses(RawApi(make_sim(_world(rule)), check), "/servers", 30)
+def _coin_flips(sim: SimulatorServer) -> list[int]:
+    """Statuses of 30 list requests (not schema-checked: only the status matters, and speed)."""
+    with requests.Session() as session:
+        session.headers.update(AUTH)
+        return [session.get(f"{sim.url}/servers", timeout=10).status_code for _ in range(30)]
 
 
-def test_probability_with_a_seed_is_reproducible(
-    make_sim: SimFactory, schema_check: ExchangeValidator
-) -> None:
-    first = _sequence(make_sim, schema_check, seed=42)
-    assert _sequence(make_sim, schema_check, seed=42) == first
+def test_probability_with_a_seed_is_reproducible(make_sim: SimFactory) -> None:
+    def rule(seed: int) -> dict[str, Any]:
+        return {"path": "/servers", "code": "server_error", "probability": 0.5, "seed": seed}
+
+    first = _coin_flips(make_sim(_world(rule(42))))
+    assert _coin_flips(make_sim(_world(rule(42)))) == first
     assert 5 < first.count(500) < 25
     assert set(first) == {200, 500}
-    assert _sequence(make_sim, schema_check, seed=43) != first
+    assert _coin_flips(make_sim(_world(rule(43)))) != first
 
-    runtime = make_sim(_world())
-    _add(runtime, {"path": "/servers", "code": "server_error", "probability": 0.5, "seed": 42})
-    assert _statuses(RawApi(runtime, schema_check), "/servers", 30) == first
+    runtime = make_sim(_world())  # a rule added at run time draws the same sequence
+    _add(runtime, rule(42))
+    assert _coin_flips(runtime) == first
 
 
 def test_count_caps_firing(quiet: SimulatorServer, raw: RawApi) -> None:
@@ -210,10 +214,6 @@ def test_latency_is_simulated_seconds(make_sim: SimFactory, make_client: ClientF
     assert made.action.started is not None
     assert made.action.started.timestamp() >= int(sim_before) + 120  # carried out after the wait
 
-    started = sim.state.clock.now()
-    client.servers.get_by_id(APP_1)
-    assert sim.state.clock.now() - started < 60  # only the matching request waits
-
 
 def test_latency_then_error(make_sim: SimFactory, schema_check: ExchangeValidator) -> None:
     rule = {"path": "/servers", "latency": 30, "code": "timeout"}
@@ -238,8 +238,8 @@ def test_drop_before_carries_nothing_out(
     assert truth["created_images"] == []
     assert truth["actions"] == []
     assert truth["servers"][0]["lock_holders"] == []
-    assert {"method": "POST", "endpoint": "/servers/{id}/actions/create_image", "status": 0,
-            "count": 1} in quiet.state.request_counts()  # fmt: skip
+    dropped = {"method": "POST", "endpoint": "/servers/{id}/actions/create_image", "status": 0}
+    assert {**dropped, "count": 1} in quiet.state.request_counts()  # status 0: no answer
 
     made = client.servers.create_image(server, description="second try")  # count: 1 -- passes
     assert quiet.state.ground_truth()["created_images"] == [made.image.id]
@@ -271,7 +271,7 @@ def test_504_after_create_image_that_did_happen(quiet: SimulatorServer, raw: Raw
 def test_sdk_retry_of_a_504_create_runs_into_its_own_lock(
     quiet: SimulatorServer, make_client: ClientFactory
 ) -> None:
-    """hcloud-python re-sends a POST after 504 timeout; the first attempt already locked the server."""
+    """hcloud-python re-sends a POST after a 504; the first attempt already locked the server."""
     rule = {"method": "POST", "path": CREATE_IMAGE, "code": "timeout", "when": "after", "count": 1}
     _add(quiet, rule)
     client = make_client(quiet)

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from hcloud_sim import SimulatorServer
+from tests.conftest import SimFactory
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import CORRELATION_ID, error_of
 
@@ -32,6 +33,12 @@ EXCHANGES: list[tuple[str, str, Any, dict[str, str], int, str | None]] = [
     ("GET", "/nope", None, AUTH, 404, "not_found"),
     ("DELETE", "/v1/servers", None, AUTH, 405, "method_not_allowed"),
 ]
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> SimulatorServer:
+    """The demo fleet in real time, so that web-2's lock outlasts any test here."""
+    return make_sim("demo", time_scale=1)
 
 
 def _send(

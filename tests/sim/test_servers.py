@@ -77,7 +77,8 @@ def raw(fleet: SimulatorServer, schema_check: ExchangeValidator) -> RawApi:
 
 
 def test_get_all_walks_every_page(fleet: SimulatorServer, make_client: ClientFactory) -> None:
-    fleet.state.stats.clear()
+    with fleet.state.lock:
+        fleet.state.stats.clear()  # the module's other tests share this simulator
     servers = make_client(fleet).servers.get_all()
 
     assert len(servers) == FLEET_SIZE
