@@ -51,6 +51,8 @@ _ADVICE = {
     "protected": "the resource is protected: remove its protection first",
 }
 READ_ATTEMPTS = 4
+#: consecutive 429 answers after which a request gives up (the budget is not refilling)
+MAX_429 = 30
 
 
 class Cloud:
@@ -80,6 +82,7 @@ class Cloud:
     def _call(self, what: str, fn: Callable[[], T], *, read: bool = True) -> T:
         """Run one API call; retry reads on transient errors; translate errors."""
         attempt = 0
+        limited = 0
         while True:
             attempt += 1
             try:
@@ -91,7 +94,9 @@ class Cloud:
                     f"{what}: no answer from {self.endpoint} ({type(exc).__name__})"
                 )
                 error.code = "connection"
-            if error.code == "rate_limit_exceeded":
+            if error.code == "rate_limit_exceeded" and limited < MAX_429:
+                limited += 1
+                attempt -= 1
                 self.governor.wait_for_token()
                 continue  # a 429 was not carried out: safe to send again, reads and writes alike
             if not (read and error.transient) or attempt >= READ_ATTEMPTS:

@@ -243,7 +243,7 @@ def _lock_timeout(deadline: Deadline, holders: list[ActionRef] | None = None) ->
     held = ", ".join(a.describe() for a in holders) if holders else "a lock"
     return LockedError(
         f"still locked by {held} after waiting {_fmt(deadline.elapsed())}; no snapshot was made. "
-        "Try again later or allow a longer lock wait",
+        "Try again later, or allow a longer wait (lock_wait_minutes / --lock-wait-minutes)",
         code="lock_timeout",
     )
 
@@ -271,7 +271,8 @@ def _wait_available(run: _Run, image: ImageRef, action: ActionRef | None) -> Ima
             if deadline.expired():
                 raise PermanentError(
                     f"image {image.id} still creating after {_fmt(deadline.elapsed())}; it may "
-                    "still finish: check it in the console, or allow a longer snapshot wait",
+                    "still finish: check it in the console, or allow a longer wait "
+                    "(snapshot_wait_minutes / --snapshot-wait-minutes)",
                     code="snapshot_timeout",
                 )
             run.say(
