@@ -71,7 +71,12 @@ def snapshot_servers(
     settings = load_settings(token_secret)
     run_id = str(flow_run.id or uuid.uuid4())
 
-    chosen, missing = select_servers(label_selector, servers or [], exclude or [], token_secret)
+    scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
+    chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
+        label_selector, servers or [], exclude or [], token_secret
+    )
+    if not chosen and not missing:
+        log.warning("no server matched the selection: nothing to snapshot")
     not_found = [_not_found(name, label_selector) for name in missing]
     now = datetime.now(UTC)
     plans = [
@@ -89,9 +94,7 @@ def snapshot_servers(
         log.info("dry run: %d server(s) would be snapshotted", len(plans))
         outcomes = [_planned(p) for p in plans]
     else:
-        task = snapshot_server.with_options(
-            retry_delay_seconds=[d / settings.time_scale for d in RETRY_DELAYS_S]
-        )
+        task = snapshot_server.with_options(retry_delay_seconds=scaled)
         outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
     result = RunReport(run_id, dry_run, tuple(sorted([*outcomes, *not_found], key=_by_name)))
     return _publish(result)

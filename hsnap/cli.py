@@ -85,8 +85,10 @@ def _execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> Non
     try:
         with _quiet_prefect_console(verbose), LiveProgress(err, enabled=err.is_terminal):
             result = run_locally(**parameters)
-    except (HsnapError, ValidationError, ParameterTypeError) as exc:
+    except (ConfigError, ValidationError, ParameterTypeError) as exc:
         _fail(exc)
+    except HsnapError as exc:  # the run stopped before it could report on any server
+        _fail(exc, code=2 if exc.code in reporting.CREDENTIAL_CODES else 1)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -94,10 +96,10 @@ def _execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> Non
     raise typer.Exit(reporting.exit_code(result))
 
 
-def _fail(exc: BaseException) -> NoReturn:
-    """Bad input or credentials: say what to do, exit 2."""
+def _fail(exc: BaseException, code: int = 2) -> NoReturn:
+    """Say what went wrong and what to do; exit 2 (bad input or credentials) or ``code``."""
     err.print(f"[red]hsnap: {exc}[/red]", highlight=False)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -47,11 +47,11 @@ _ADVICE = {
     "project (Security > API tokens) and use it instead",
     "forbidden": "the API token is not allowed to do this",
     "resource_limit_exceeded": "the project's snapshot quota is reached: delete old snapshots "
-    "(hsnap prune) or ask Hetzner to raise the limit",
+    "or ask Hetzner to raise the limit",
     "protected": "the resource is protected: remove its protection first",
 }
 READ_ATTEMPTS = 4
-#: consecutive 429 answers after which a request gives up (the budget is not refilling)
+#: 429 answers to one call after which it gives up (the budget is not refilling)
 MAX_429 = 30
 
 

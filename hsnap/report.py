@@ -43,6 +43,8 @@ def rows(report: RunReport) -> list[dict[str, str]]:
 
 def verdict(report: RunReport) -> str:
     total = len(report.outcomes)
+    if total == 0:
+        return "no server matched the selection: nothing was snapshotted"
     if report.dry_run:
         return f"dry run: {total} server(s) would be snapshotted, nothing was changed"
     if not report.failed:

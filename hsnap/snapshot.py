@@ -174,6 +174,7 @@ def _own_action(run: _Run, image: ImageRef) -> ActionRef | None:
 
 def _create(run: _Run) -> tuple[ImageRef, ActionRef | None]:
     deadline = Deadline(run.cloud.clock, run.plan.lock_timeout_s)
+    backoff = FIRST_POLL_S
     while True:
         _wait_unlocked(run, deadline)
         run.say("creating", "creating snapshot %r", run.plan.description)
@@ -185,6 +186,11 @@ def _create(run: _Run) -> tuple[ImageRef, ActionRef | None]:
             if deadline.expired():
                 raise _lock_timeout(deadline) from None
             run.say("waiting", "locked again between check and create; waiting for the new lock")
+            # a 423 while no running action shows must not become a tight loop of POSTs
+            paused = deadline.elapsed()
+            deadline.sleep(backoff)
+            run.lock_wait_s += deadline.elapsed() - paused
+            backoff = min(backoff * 1.5, MAX_POLL_S)
             continue
         except TransientError as exc:
             # a 504 or a lost connection may hide a create the API carried out: look before retrying
@@ -205,12 +211,14 @@ def _create(run: _Run) -> tuple[ImageRef, ActionRef | None]:
 
 def _wait_unlocked(run: _Run, deadline: Deadline) -> None:
     interval = FIRST_POLL_S
-    started = deadline.elapsed()
+    locked_since: float | None = None  # lock wait counts from the first check that saw a lock
     try:
         while True:
             holders = run.cloud.running_actions(run.plan.server.id)
             if not holders:
                 return
+            if locked_since is None:
+                locked_since = deadline.elapsed()
             for action in holders:
                 if action.id not in run.holders:
                     run.say(
@@ -236,11 +244,12 @@ def _wait_unlocked(run: _Run, deadline: Deadline) -> None:
             deadline.sleep(wait)
             interval = min(interval * 1.5, MAX_POLL_S)
     finally:
-        run.lock_wait_s += deadline.elapsed() - started
+        if locked_since is not None:
+            run.lock_wait_s += deadline.elapsed() - locked_since
 
 
 def _lock_timeout(deadline: Deadline, holders: list[ActionRef] | None = None) -> LockedError:
-    held = ", ".join(a.describe() for a in holders) if holders else "a lock"
+    held = ", ".join(a.describe() for a in holders) if holders else "a lock no running action shows"
     return LockedError(
         f"still locked by {held} after waiting {_fmt(deadline.elapsed())}; no snapshot was made. "
         "Try again later, or allow a longer wait (lock_wait_minutes / --lock-wait-minutes)",
