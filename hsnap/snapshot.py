@@ -234,12 +234,12 @@ def _wait_unlocked(run: _Run, deadline: Deadline) -> None:
             if deadline.expired():
                 raise _lock_timeout(deadline, holders)
             wait = min(interval, deadline.remaining())
-            run.log.info(
-                "%s (id %s): still locked by %s; next check in %s",
-                run.name,
-                run.plan.server.id,
+            run.say(
+                "waiting",
+                "still locked by %s; next check in %s",
                 ", ".join(a.describe() for a in holders),
                 _fmt(wait),
+                progress=min(a.progress for a in holders),
             )
             deadline.sleep(wait)
             interval = min(interval * 1.5, MAX_POLL_S)
