@@ -12,6 +12,7 @@ route takes ``?project=NAME`` where it acts on one project (default: the scenari
     GET    /_sim/faults  POST /_sim/faults  DELETE /_sim/faults  DELETE /_sim/faults/{id}
     POST   /_sim/servers/{id}/lock          {"command"?, "duration"?: s|null, "error"?: {...}}
     POST   /_sim/servers/{id}/delete        the server vanishes now (404 from then on)
+    POST   /_sim/actions/{id}/finish        end a running action now (releases its lock)
     POST   /_sim/rate_limit                 {"capacity"?, "refill_per_second"?, "remaining"?}
 """
 
@@ -74,6 +75,10 @@ def _dispatch(
     m = re.fullmatch(r"/_sim/servers/(\d+)/(lock|delete)", path)
     if m and method == "POST":
         return _server(sim, int(m.group(1)), m.group(2), project, body)
+    m = re.fullmatch(r"/_sim/actions/(\d+)/finish", path)
+    if m and method == "POST":
+        sim.finish_action(int(m.group(1)), project)
+        return 200, {"finished": int(m.group(1))}
     if (method, path) == ("POST", "/_sim/rate_limit"):
         return _rate_limit(sim, project, body)
     raise ApiError("not_found", f"no such control endpoint: {method} {path}")

@@ -42,6 +42,8 @@ class Project:
         self.actions: dict[int, Action] = {}
         #: ids of images created through the API (ground truth for "no duplicate snapshot")
         self.created_images: list[int] = []
+        #: how each running action ends, so the control plane can end one early
+        self._finishers: dict[int, Effect] = {}
 
     # -- durations -------------------------------------------------------------------------
 
@@ -149,6 +151,7 @@ class Project:
         server.lock_holders.add(action.id)
 
         def finish(t: float) -> None:
+            self._finishers.pop(action.id, None)
             if action.status != "running":
                 return
             self._finish(action, t, action.planned_error)
@@ -156,8 +159,17 @@ class Project:
             if effect is not None:
                 effect(t)
 
+        self._finishers[action.id] = finish
         if duration is not None:
             self.sim.schedule(now + duration, finish)
+        return action
+
+    def finish_action(self, action_id: int) -> Action:
+        """End a running action now as planned (success or its planned error), with effects."""
+        action = self.action(action_id)
+        finish = self._finishers.pop(action_id, None)
+        if action.status == "running" and finish is not None:
+            finish(self.sim.clock.now())
         return action
 
     def _finish(self, action: Action, t: float, error: ErrorPair | None) -> None:

@@ -119,6 +119,12 @@ class Simulator:
             p = self.project(project)
             return p.begin(p.server(server_id), command, duration=duration, error=error).id
 
+    def finish_action(self, action_id: int, project: str | None = None) -> None:
+        """End a running action now (e.g. release a lock a test started with no end)."""
+        with self.lock:
+            self.settle()
+            self.project(project).finish_action(action_id)
+
     def delete_server(self, server_id: int, project: str | None = None) -> None:
         with self.lock:
             self.settle()

@@ -81,6 +81,19 @@ class LiveProgress:
             self._live = None
 
 
+def rows_table(rows: list[dict[str, str]], title: str = "report") -> Table:
+    """A table of report rows as read back from Prefect (all cells text)."""
+    table = Table(title=title)
+    for column in reporting.COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            *(row.get(c, "") for c in reporting.COLUMNS),
+            style=_STYLE.get(row.get("status", ""), ""),
+        )
+    return table
+
+
 def report_table(result: RunReport) -> Table:
     table = Table(title=f"hsnap: {reporting.verdict(result)}")
     for column in reporting.COLUMNS:

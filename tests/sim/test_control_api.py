@@ -316,3 +316,21 @@ def test_control_errors_use_the_api_envelope(
     assert (status, code) == expected
     if status == 404:
         assert message == f"no such control endpoint: {method} /_sim{path}"
+
+
+def test_finish_ends_a_lock_now_and_the_server_takes_actions_again(
+    make_sim: SimFactory, make_client: ClientFactory
+) -> None:
+    sim = make_sim("demo", time_scale=1)
+    client = make_client(sim)
+    server = client.servers.get_by_name("web-1")
+    holder = sim.state.lock_server(server.id, duration=None)
+    with pytest.raises(hcloud.APIException) as locked:
+        client.servers.power_off(server)
+    assert locked.value.code == "locked"
+
+    answer = requests.post(f"{sim.base_url}/_sim/actions/{holder}/finish", timeout=5)
+
+    assert answer.status_code == 200
+    assert client.actions.get_by_id(holder).status == "success"
+    assert client.servers.power_off(server).status == "running"

@@ -1,0 +1,167 @@
+"""A real Prefect server, the simulator, ``hsnap setup`` and a process worker, for end-to-end tests.
+
+Everything runs on loopback with an isolated PREFECT_HOME; every process started here is stopped
+at the end of the module, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from hcloud_sim import SimulatorServer
+
+REPO = Path(__file__).resolve().parents[2]
+SCALE = 100.0
+STARTUP_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Stop a process and everything it started (its own session)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
+@dataclass
+class Stack:
+    api_url: str
+    env: dict[str, str]
+    sim: SimulatorServer
+    home: Path
+
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 300) -> Any:
+        """An hsnap command against this stack, as a user would run it."""
+        return subprocess.run(
+            [sys.executable, "-m", "hsnap.cli", *args],
+            input=stdin,
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HCLOUD_", "HSNAP_"))
+    }
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="5",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Prefect server + simulator + ``hsnap setup`` + a worker serving the hsnap pool."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: PLC0415
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = _base_env(home)
+    logs = home / "logs"
+    logs.mkdir()
+    started: list[subprocess.Popen[Any]] = []
+    sim = SimulatorServer("demo", time_scale=SCALE).start()
+    try:
+        with (logs / "server.log").open("w") as server_log:
+            started.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "server",
+                        "start",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=server_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        wait_until(lambda: _healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
+        env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
+        stack = Stack(api_url, env, sim, home)
+        setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        stack.first_setup = setup  # type: ignore[attr-defined]
+        with (logs / "worker.log").open("w") as worker_log:
+            started.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "worker",
+                        "start",
+                        "--pool",
+                        "hsnap",
+                        "--name",
+                        "e2e-worker",
+                    ],
+                    env=env,
+                    cwd=REPO,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield stack
+    finally:
+        for process in reversed(started):
+            stop(process)
+        sim.stop()
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return requests.get(f"{api_url}/health", timeout=2).ok
+    except requests.RequestException:
+        return False
