@@ -218,7 +218,8 @@ def setup(
     """Work pool, token Secret block and deployments on your Prefect server; safe to run again.
 
     The token comes from HCLOUD_TOKEN, standard input (--token-stdin) or a hidden prompt; it is
-    never a command-line argument and never printed.
+    never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, a Prefect
+    automation POSTs to that URL whenever a snapshot run fails or crashes.
     """
     from hsnap import deploy  # noqa: PLC0415 -- imports Prefect: slow
 
@@ -232,6 +233,11 @@ def setup(
             deploy.ensure_token_secret(token, token_secret),
             deploy.deploy(project_dir.resolve()),
         ]
+        webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
+        if webhook:
+            from hsnap.notify import ensure_failure_webhook  # noqa: PLC0415
+
+            steps.append(ensure_failure_webhook(webhook))
     except HsnapError as exc:
         _fail(exc)
     out.print(f"Prefect API: {api}")

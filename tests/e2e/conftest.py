@@ -7,14 +7,17 @@ at the end of the module, also when a test fails.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +59,39 @@ def stop(process: subprocess.Popen[Any]) -> None:
             process.wait(timeout=10)
 
 
+class WebhookReceiver:
+    """A loopback HTTP endpoint that records the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                del args
+
+        self.received = received
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 @dataclass
 class Stack:
     api_url: str
     env: dict[str, str]
     sim: SimulatorServer
     home: Path
+    webhook: WebhookReceiver
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 300) -> Any:
         """An hsnap command against this stack, as a user would run it."""
@@ -104,6 +134,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs.mkdir()
     started: list[subprocess.Popen[Any]] = []
     sim = SimulatorServer("demo", time_scale=SCALE).start()
+    webhook = WebhookReceiver()
     try:
         with (logs / "server.log").open("w") as server_log:
             started.append(
@@ -127,7 +158,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
         wait_until(lambda: _healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
         env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
-        stack = Stack(api_url, env, sim, home)
+        env["HSNAP_NOTIFY_WEBHOOK"] = webhook.url
+        stack = Stack(api_url, env, sim, home, webhook)
         setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
         assert setup.returncode == 0, setup.stdout + setup.stderr
         stack.first_setup = setup  # type: ignore[attr-defined]
@@ -158,6 +190,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for process in reversed(started):
             stop(process)
         sim.stop()
+        webhook.stop()
 
 
 def _healthy(api_url: str) -> bool:

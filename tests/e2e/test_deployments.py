@@ -63,7 +63,7 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    assert len(lines) == 3
+    assert len(lines) == 4  # work pool, token, deployments, failure notification
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
@@ -132,6 +132,15 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
     assert "still locked by rebuild_server" in rows["web-2"]["error"]
     assert rows["web-3"]["status"] == "succeeded"
     assert _state(result["flow_run_id"]).type == StateType.FAILED  # as the API shows it
+    notice = wait_until(
+        lambda: [
+            b for b in stack.webhook.received if b.get("flow_run_id") == result["flow_run_id"]
+        ],
+        "the failure notification webhook",
+        60,
+    )
+    assert notice[0]["state"] == "Failed"
+    assert "web-2" in notice[0]["text"]
 
 
 @pytest.mark.usefixtures("stack")

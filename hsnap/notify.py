@@ -1,0 +1,88 @@
+"""Tell a person when a snapshot run fails: a Prefect automation that calls a webhook.
+
+The webhook URL (Slack, Mattermost, ntfy, any endpoint taking a JSON POST) is stored in a Prefect
+``Webhook`` block, where Prefect keeps it encrypted; the automation fires when a run of the
+``snapshot-servers`` flow ends Failed or Crashed, on whichever deployment or worker it ran.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import SecretStr
+
+from hsnap.deploy import SetupStep
+
+FLOW_NAME = "snapshot-servers"
+BLOCK_NAME = "hsnap-failure-webhook"
+AUTOMATION_NAME = "hsnap: snapshot run failed"
+#: Jinja template Prefect renders per event; ``text`` is what Slack-style webhooks show
+PAYLOAD = (
+    '{"text": "hsnap: snapshot run {{ flow_run.name }} ended {{ flow_run.state.name }}: '
+    '{{ flow_run.state.message }}", "flow_run_id": "{{ flow_run.id }}", '
+    '"state": "{{ flow_run.state.name }}"}'
+)
+
+
+def ensure_failure_webhook(url: str) -> SetupStep:
+    """The webhook block holds ``url`` and one automation calls it when a run fails or crashes."""
+    from prefect.automations import Automation, CallWebhook, EventTrigger, Posture  # noqa: PLC0415
+    from prefect.blocks.webhook import Webhook  # noqa: PLC0415
+    from prefect.types import SecretDict  # noqa: PLC0415
+
+    changed = _save_block(
+        Webhook, Webhook(method="POST", url=SecretStr(url), headers=SecretDict({}))
+    )
+    block: Any = Webhook.load(BLOCK_NAME)
+    automation = Automation(
+        name=AUTOMATION_NAME,
+        description="Calls the hsnap failure webhook when a snapshot run fails or crashes.",
+        enabled=True,
+        trigger=EventTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": FLOW_NAME},
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[CallWebhook(block_document_id=block._block_document_id, payload=PAYLOAD)],
+    )
+    existing = _automation()
+    if existing is None:
+        automation.create()
+        return SetupStep("notify", True, f"created automation {AUTOMATION_NAME!r}")
+    if _same(existing, automation) and not changed:
+        return SetupStep("notify", False, f"automation {AUTOMATION_NAME!r} already set up")
+    existing.trigger, existing.actions = automation.trigger, automation.actions
+    existing.enabled = True
+    existing.update()
+    return SetupStep("notify", True, f"updated automation {AUTOMATION_NAME!r}")
+
+
+def _save_block(kind: Any, block: Any) -> bool:
+    """Save ``block`` under BLOCK_NAME unless an equal one is there; True if it changed."""
+    try:
+        current = kind.load(BLOCK_NAME)
+    except ValueError:
+        current = None
+    if current is not None and current.url.get_secret_value() == block.url.get_secret_value():
+        return False
+    block.save(BLOCK_NAME, overwrite=True)
+    return True
+
+
+def _automation() -> Any:
+    from prefect.automations import Automation  # noqa: PLC0415
+    from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
+
+    try:
+        return Automation.read(name=AUTOMATION_NAME)
+    except (ValueError, ObjectNotFound):
+        return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    keys = {"trigger", "actions"}
+    return bool(a.model_dump(include=keys) == b.model_dump(include=keys))
