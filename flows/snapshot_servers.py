@@ -20,8 +20,9 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
+from flows.prune_snapshots import publish_prune_plan
 from hsnap import report as reporting
-from hsnap.models import RunReport, SnapshotOutcome
+from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 from hsnap.policy import (
     DEFAULT_TEMPLATE,
     check_extra_labels,
@@ -30,8 +31,10 @@ from hsnap.policy import (
     describe,
     ownership_labels,
 )
+from hsnap.retention import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import SnapshotError, SnapshotPlan
+from tasks.prune import prune
 from tasks.select_servers import select_servers
 from tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
 
@@ -48,6 +51,8 @@ def snapshot_servers(
     max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20,
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    retention: RetentionPolicy | None = None,
+    timezone: str = "UTC",
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
@@ -63,6 +68,9 @@ def snapshot_servers(
         max_concurrency: servers handled at the same time.
         dry_run: list what would be snapshotted; change nothing.
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is not set.
+        retention: when set, prune hsnap's older snapshots of the servers whose snapshot
+            succeeded in this run, as the last step (with dry_run: publish the plan only).
+        timezone: the calendar (IANA name) retention counts days, weeks, months and years in.
     """
     log = get_run_logger()
     check_selector(label_selector)
@@ -96,8 +104,27 @@ def snapshot_servers(
     else:
         task = snapshot_server.with_options(retry_delay_seconds=scaled)
         outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
-    result = RunReport(run_id, dry_run, tuple(sorted([*outcomes, *not_found], key=_by_name)))
-    return _publish(result)
+    pruned: list[PruneRow] = []
+    if retention is not None:
+        pruned = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
+    rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
+    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned)))
+
+
+def _prune_succeeded(
+    retention: RetentionPolicy,
+    timezone: str,
+    outcomes: list[SnapshotOutcome],
+    dry_run: bool,
+    token_secret: str,
+) -> list[PruneRow]:
+    """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run."""
+    done = [o.server_id for o in outcomes if o.status != "failed" and o.server_id is not None]
+    failed = [o.server_id for o in outcomes if o.status == "failed" and o.server_id is not None]
+    if not done:
+        get_run_logger().info("retention skipped: no server was snapshotted in this run")
+        return []
+    return prune(retention, timezone, done, failed, dry_run, token_secret)
 
 
 def _snapshot_all(
@@ -172,10 +199,13 @@ def _publish(result: RunReport) -> State[Any]:
         description=reporting.verdict(result),
     )
     create_markdown_artifact(markdown=reporting.markdown(result), key="snapshot-summary")
-    data = result.to_dict()
     message = reporting.verdict(result)
+    if result.pruned:
+        publish_prune_plan(list(result.pruned))
+        message += "; retention: " + reporting.prune_verdict(result.pruned)
     get_run_logger().info(message)
-    if result.failed:
+    data = result.to_dict()
+    if result.failed or result.prune_failed:
         return Failed(message=message, data=data)
     return Completed(message=message, data=data)
 

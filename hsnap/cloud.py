@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import hcloud
 import requests
+from hcloud.images import Image
 from hcloud.servers import Server
 
 from hsnap import __version__
@@ -169,6 +170,14 @@ class Cloud:
         )
         return [_image_ref(i) for i in found]
 
+    def delete_image(self, image_id: int) -> None:
+        """DELETE /images/{id} (204). Not retried: a retry after an unclear answer finds it gone."""
+        self._call(
+            f"deleting image {image_id}",
+            lambda: self._client.images.delete(Image(id=image_id)),
+            read=False,
+        )
+
     def get_image(self, image_id: int) -> ImageRef:
         bound = self._call(f"image {image_id}", lambda: self._client.images.get_by_id(image_id))
         return _image_ref(bound)
@@ -202,6 +211,10 @@ def _image_ref(image: Any) -> ImageRef:
         description=image.description or "",
         image_size=image.image_size,
         labels=dict(image.labels or {}),
+        image_type=image.type or "snapshot",
+        created=image.created,
+        protected=bool((image.protection or {}).get("delete")),
+        created_from=image.created_from.name if image.created_from is not None else None,
     )
 
 

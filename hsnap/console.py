@@ -81,14 +81,18 @@ class LiveProgress:
             self._live = None
 
 
-def rows_table(rows: list[dict[str, str]], title: str = "report") -> Table:
-    """A table of report rows as read back from Prefect (all cells text)."""
+def rows_table(
+    rows: list[dict[str, str]],
+    title: str = "report",
+    columns: tuple[str, ...] = reporting.COLUMNS,
+) -> Table:
+    """A table of text rows (a report read back from Prefect, a prune plan)."""
     table = Table(title=title)
-    for column in reporting.COLUMNS:
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            *(row.get(c, "") for c in reporting.COLUMNS),
+            *(row.get(c, "") for c in columns),
             style=_STYLE.get(row.get("status", ""), ""),
         )
     return table

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 OutcomeStatus = Literal["succeeded", "failed", "planned"]
+PruneResult = Literal["kept", "deleted", "would delete", "skipped", "failed"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class ImageRef:
     description: str
     image_size: float | None
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    image_type: str = "snapshot"
+    created: datetime | None = None
+    protected: bool = False
+    created_from: str | None = None  # name of the server it was made from
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,41 @@ class SnapshotOutcome:
 
 
 @dataclass(frozen=True)
+class PruneRow:
+    """One managed snapshot in a prune plan: the decision, why, and what came of it."""
+
+    image_id: int
+    server_id: int | None
+    server: str
+    description: str
+    created: str
+    status: str
+    size_gb: float | None
+    action: Literal["keep", "delete"]
+    reason: str
+    result: PruneResult = "kept"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PruneRow:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class RunReport:
     """The whole run: JSON-serialisable with ``to_dict()``; what the flow returns."""
 
     flow_run_id: str
     dry_run: bool
     outcomes: tuple[SnapshotOutcome, ...]
+    pruned: tuple[PruneRow, ...] = ()
+
+    @property
+    def prune_failed(self) -> tuple[PruneRow, ...]:
+        return tuple(r for r in self.pruned if r.result == "failed")
 
     @property
     def failed(self) -> tuple[SnapshotOutcome, ...]:
@@ -87,6 +122,7 @@ class RunReport:
             "succeeded": len(self.succeeded),
             "failed": len(self.failed),
             "servers": [o.to_dict() for o in self.outcomes],
+            "pruned": [r.to_dict() for r in self.pruned],
         }
 
     @classmethod
@@ -95,4 +131,5 @@ class RunReport:
             SnapshotOutcome(**{**row, "lock_holders": tuple(row.get("lock_holders", ()))})
             for row in data["servers"]
         )
-        return cls(flow_run_id=data["flow_run_id"], dry_run=data["dry_run"], outcomes=outcomes)
+        pruned = tuple(PruneRow.from_dict(r) for r in data.get("pruned", ()))
+        return cls(data["flow_run_id"], data["dry_run"], outcomes, pruned)

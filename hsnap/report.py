@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hsnap.models import RunReport, SnapshotOutcome
+from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 
 COLUMNS = (
     "server",
@@ -82,8 +82,61 @@ CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
 
 def exit_code(report: RunReport) -> int:
     """0 when every server succeeded (or was planned), 2 when credentials failed, else 1."""
-    if not report.failed:
+    if not report.failed and not report.prune_failed:
         return 0
-    if all(o.error_code in CREDENTIAL_CODES for o in report.failed):
+    if report.failed and all(o.error_code in CREDENTIAL_CODES for o in report.failed):
         return 2
     return 1
+
+
+PRUNE_COLUMNS = (
+    "image id",
+    "server",
+    "created",
+    "status",
+    "size GB",
+    "decision",
+    "reason",
+    "result",
+)
+
+
+def prune_rows(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> list[dict[str, str]]:
+    """The prune plan as table rows: every managed snapshot, kept or deleted, and why."""
+    return [
+        {
+            "image id": str(r.image_id),
+            "server": r.server,
+            "created": r.created[:19].replace("T", " "),
+            "status": r.status,
+            "size GB": "" if r.size_gb is None else f"{r.size_gb:.2f}",
+            "decision": r.action,
+            "reason": r.reason,
+            "result": r.result + (f": {r.error}" if r.error else ""),
+        }
+        for r in pruned
+    ]
+
+
+def prune_verdict(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> str:
+    counts = {k: sum(1 for r in pruned if r.result == k) for k in ("deleted", "would delete")}
+    failed = [r for r in pruned if r.result == "failed"]
+    kept = sum(1 for r in pruned if r.action == "keep")
+    text = f"{len(pruned)} managed snapshot(s): {kept} kept"
+    if counts["would delete"]:
+        text += f", {counts['would delete']} would be deleted (dry run)"
+    text += f", {counts['deleted']} deleted"
+    if failed:
+        text += f", {len(failed)} failed to delete: " + ", ".join(str(r.image_id) for r in failed)
+    return text
+
+
+def prune_markdown(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> str:
+    lines = [f"# hsnap retention: {prune_verdict(pruned)}", ""]
+    for row in pruned:
+        mark = "~~" if row.result == "deleted" else ""
+        lines.append(
+            f"- {mark}image {row.image_id}{mark} ({row.server}, {row.created[:10]}, "
+            f"{row.status}): {row.reason} -> {row.result}"
+        )
+    return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -9,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hsnap.retention import Decision, ImageStatus, RetentionPolicy, SnapshotFacts, plan_retention
@@ -217,6 +218,13 @@ TABLE = [
         id="min_keep counts only available snapshots",
     ),
     pytest.param(
+        [snap(1, "2026-06-15 10:00"), snap(2, "2026-06-15 09:00"), snap(3, "2026-06-14 10:00")],
+        policy(daily=2, min_keep=2),
+        (),
+        {1: "kept: daily #1", 2: "kept: min_keep", 3: "kept: daily #2"},
+        id="min_keep keeps the newest, not just enough",  # so more retention never deletes more
+    ),
+    pytest.param(
         [
             snap(1, "2026-06-14 03:00"),
             snap(2, "2026-06-13 03:00", protected=True),
@@ -326,6 +334,39 @@ TABLE = [
         (),
         {4: "kept: newest available", 5: "deleted: beyond retention"},
         id="what hsnap did not make is left out and does not count",
+    ),
+    pytest.param(
+        [
+            snap(1, "2026-06-15 11:30", status="creating"),  # this run's, still being made
+            snap(2, "2026-06-15 11:00", managed=False),  # made by hand
+            snap(3, "2026-06-15 10:00", image_type="backup"),
+            snap(4, "2026-06-15 03:00"),
+            snap(5, "2026-06-14 03:00", status="unavailable"),
+            snap(6, "2026-06-14 02:00"),
+            snap(7, "2026-06-13 03:00"),
+            snap(8, "2026-01-01 03:00", protected=True),
+            snap(9, "2026-06-15 11:30", server=2, status="unavailable"),  # this run's, failed
+            snap(10, "2026-06-14 03:00", server=2),
+            snap(11, "2026-01-01 03:00", server=2),
+            snap(12, "2026-06-14 03:00", server=3, exists=False),
+            snap(13, "2026-01-01 03:00", server=3, exists=False),
+        ],
+        policy(daily=2),
+        (2,),
+        {
+            1: "kept: still creating",
+            4: "kept: daily #1",
+            5: "deleted: unavailable",
+            6: "kept: daily #2",
+            7: "deleted: beyond retention",
+            8: "kept: protected",
+            9: "kept: this run's snapshot of the server failed",
+            10: "kept: this run's snapshot of the server failed",
+            11: "kept: this run's snapshot of the server failed",
+            12: "kept: orphan (server deleted)",
+            13: "kept: orphan (server deleted)",
+        },
+        id="a mixed fleet",
     ),
 ]
 
@@ -470,54 +511,77 @@ def test_bad_inputs_are_refused() -> None:
 
 # --- properties ------------------------------------------------------------------------------
 
-START = datetime(2024, 6, 15, tzinfo=UTC)
-PNOW = START + timedelta(days=730)
 SERVERS = (1, 2, 3)
-MINUTES = 732 * 24 * 60  # two years, and two days past PNOW for clock skew
 ZONES = st.sampled_from(
     ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
 )
-FAILED = st.frozensets(st.sampled_from(SERVERS), max_size=2)
+# Failed and deleted servers are kept whole, so most draws leave the policy most servers to decide.
+FAILED = st.sampled_from([frozenset(), frozenset(), frozenset({1}), frozenset({1, 2})])
+GONE = st.sampled_from([frozenset(), frozenset(), frozenset({3}), frozenset({2, 3})])
 
 
-def _sometimes(draw: st.DrawFn, one_in: int) -> bool:
-    return draw(st.integers(0, one_in - 1)) == 0
+# (status, protected, managed, image_type): mostly plain available snapshots of hsnap's
+Variant = tuple[ImageStatus, bool, bool, str]
+PLAIN: Variant = ("available", False, True, "snapshot")
+VARIANTS: list[Variant] = [
+    *[PLAIN] * 12,
+    ("available", True, True, "snapshot"),
+    ("available", False, False, "snapshot"),
+    ("available", False, True, "backup"),
+    ("creating", False, True, "snapshot"),
+    ("creating", False, False, "snapshot"),
+    ("unavailable", False, True, "snapshot"),
+    ("unavailable", False, True, "snapshot"),
+    ("unavailable", True, True, "snapshot"),
+    ("unavailable", False, False, "snapshot"),
+]
+# Dense spans make several snapshots share an hour or a day; the long one reaches back two years.
+SPANS = st.sampled_from([3 * 24 * 60, 40 * 24 * 60, 730 * 24 * 60])
 
 
 @st.composite
 def fleets(draw: st.DrawFn) -> list[SnapshotFacts]:
-    """A few servers' images over about two years, with every status, flag and kind mixed in."""
-    exists = {sid: not _sometimes(draw, 4) for sid in SERVERS}
+    """A few servers' images, up to six hours past NOW (clock skew), every kind mixed in.
+
+    Half the fleets are one server's plain snapshots: the policy then decides everything, which
+    is where its own mistakes (rather than the safety rules) show.
+    """
+    plain = draw(st.booleans())
+    servers = (1,) if plain else (*SERVERS, *SERVERS, None)
+    variants = [PLAIN] if plain else VARIANTS
+    gone = frozenset() if plain else draw(GONE)
+    span = draw(SPANS)
     snapshots = []
     for image_id in range(1, draw(st.integers(0, 40)) + 1):
-        server = draw(st.sampled_from((*SERVERS, *SERVERS, None)))
-        status: ImageStatus = draw(
-            st.sampled_from(("available", "available", "available", "creating", "unavailable"))
-        )
+        server = draw(st.sampled_from(servers))
+        status, protected, managed, image_type = draw(st.sampled_from(variants))
+        minutes = draw(st.integers(0, span))
         snapshots.append(
             SnapshotFacts(
                 image_id=image_id,
                 server_id=server,
-                created=START + timedelta(minutes=draw(st.integers(0, MINUTES))),
+                created=NOW + timedelta(hours=6, minutes=-minutes),
                 status=status,
-                protected=_sometimes(draw, 8),
-                managed=not _sometimes(draw, 8),
-                server_exists=exists.get(server, False) if server is not None else False,
-                image_type="backup" if _sometimes(draw, 10) else "snapshot",
+                protected=protected,
+                managed=managed,
+                server_exists=server is not None and server not in gone,
+                image_type=image_type,
             )
         )
     return snapshots
 
 
+# Mostly small counts, often zero: policies that keep little are where the safety rules bite.
+COUNT = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5, 8))
 policies = st.builds(
     RetentionPolicy,
-    keep_last=st.integers(0, 3),
-    hourly=st.integers(0, 4),
-    daily=st.integers(0, 10),
-    weekly=st.integers(0, 6),
-    monthly=st.integers(0, 8),
-    yearly=st.integers(0, 2),
-    min_keep=st.integers(1, 4),
+    keep_last=COUNT,
+    hourly=COUNT,
+    daily=COUNT,
+    weekly=COUNT,
+    monthly=COUNT,
+    yearly=COUNT,
+    min_keep=st.sampled_from((1, 1, 2, 3, 4)),
     max_deletions=st.none() | st.integers(0, 12),
     keep_orphans=st.booleans(),
 )
@@ -532,21 +596,23 @@ def test_a_plan_applied_leaves_nothing_more_to_delete(
     fleet: list[SnapshotFacts], retention: RetentionPolicy, zone: str, failed: frozenset[int]
 ) -> None:
     retention = replace(retention, max_deletions=None)
-    first = plan_retention(fleet, retention, now=PNOW, tz=zone, failed_servers=failed)
+    first = plan_retention(fleet, retention, now=NOW, tz=zone, failed_servers=failed)
     gone = deleted(first)
     rest = [s for s in fleet if s.image_id not in gone]
-    assert not deleted(plan_retention(rest, retention, now=PNOW, tz=zone, failed_servers=failed))
+    assert not deleted(plan_retention(rest, retention, now=NOW, tz=zone, failed_servers=failed))
 
 
 @st.composite
 def growing_policies(draw: st.DrawFn) -> tuple[RetentionPolicy, RetentionPolicy]:
     """A policy and one that keeps more: counts and min_keep raised, orphans maybe kept."""
     retention = draw(policies)
-    grown = {name: getattr(retention, name) + draw(st.integers(0, 3)) for name in GROWABLE}
+    names = draw(st.sets(st.sampled_from(GROWABLE), min_size=1, max_size=2))
+    grown = {name: getattr(retention, name) + draw(st.integers(1, 3)) for name in names}
     keep_orphans = retention.keep_orphans or draw(st.booleans())
     return retention, replace(retention, **grown, keep_orphans=keep_orphans)
 
 
+@settings(max_examples=300)  # the counterexamples that matter are narrow; look harder
 @given(fleets(), growing_policies(), ZONES, FAILED)
 def test_more_retention_never_deletes_more(
     fleet: list[SnapshotFacts],
@@ -557,7 +623,7 @@ def test_more_retention_never_deletes_more(
     retention, larger = pair
 
     def doomed(chosen: RetentionPolicy) -> set[int]:
-        return deleted(plan_retention(fleet, chosen, now=PNOW, tz=zone, failed_servers=failed))
+        return deleted(plan_retention(fleet, chosen, now=NOW, tz=zone, failed_servers=failed))
 
     # The subset relation holds without a cap; no cap can keep it (it picks among what is
     # deletable), but a cap still never lets the larger policy delete more in number.
@@ -570,7 +636,7 @@ def test_more_retention_never_deletes_more(
 def test_the_newest_available_snapshot_of_a_server_stays(
     fleet: list[SnapshotFacts], retention: RetentionPolicy, zone: str, failed: frozenset[int]
 ) -> None:
-    gone = deleted(plan_retention(fleet, retention, now=PNOW, tz=zone, failed_servers=failed))
+    gone = deleted(plan_retention(fleet, retention, now=NOW, tz=zone, failed_servers=failed))
     for server in SERVERS:
         available = [
             s for s in candidates(fleet) if s.server_id == server and s.status == "available"
@@ -584,14 +650,14 @@ def test_the_newest_available_snapshot_of_a_server_stays(
 def test_untouchable_images_are_never_deleted(
     fleet: list[SnapshotFacts], retention: RetentionPolicy, zone: str, failed: frozenset[int]
 ) -> None:
-    got = plan_retention(fleet, retention, now=PNOW, tz=zone, failed_servers=failed)
+    got = plan_retention(fleet, retention, now=NOW, tz=zone, failed_servers=failed)
     ours = candidates(fleet)
     assert sorted(d.image_id for d in got) == sorted(s.image_id for s in ours)
     gone = deleted(got)
     for s in ours:
         if s.protected or s.status == "creating" or s.server_id in failed:
             assert s.image_id not in gone, s
-        if s.server_id is None or s.created > PNOW:
+        if s.server_id is None or s.created > NOW:
             assert s.image_id not in gone, s
         if retention.keep_orphans and not s.server_exists:
             assert s.image_id not in gone, s
@@ -601,7 +667,7 @@ def test_untouchable_images_are_never_deleted(
 def test_min_keep_available_snapshots_of_each_server_remain(
     fleet: list[SnapshotFacts], retention: RetentionPolicy, zone: str, failed: frozenset[int]
 ) -> None:
-    gone = deleted(plan_retention(fleet, retention, now=PNOW, tz=zone, failed_servers=failed))
+    gone = deleted(plan_retention(fleet, retention, now=NOW, tz=zone, failed_servers=failed))
     for server in SERVERS:
         available = [
             s for s in candidates(fleet) if s.server_id == server and s.status == "available"
@@ -616,14 +682,14 @@ def test_deletions_are_capped_and_the_plan_ignores_input_order(
     retention: RetentionPolicy,
     zone: str,
     failed: frozenset[int],
-    rng: object,
+    rng: random.Random,
 ) -> None:
-    got = plan_retention(fleet, retention, now=PNOW, tz=zone, failed_servers=failed)
+    got = plan_retention(fleet, retention, now=NOW, tz=zone, failed_servers=failed)
     if retention.max_deletions is not None:
         assert len(deleted(got)) <= retention.max_deletions
     shuffled = list(fleet)
-    rng.shuffle(shuffled)  # type: ignore[attr-defined]  # hypothesis' Random
-    assert plan_retention(shuffled, retention, now=PNOW, tz=zone, failed_servers=failed) == got
+    rng.shuffle(shuffled)
+    assert plan_retention(shuffled, retention, now=NOW, tz=zone, failed_servers=failed) == got
 
 
 # Local wall-clock times near a DST switch; 02:xx is left out because on switch days it either does
@@ -649,6 +715,7 @@ def berlin_fleet(switch: date, walls: list[tuple[int, time]], shift: int) -> lis
 def test_daily_keeps_one_per_local_day_of_the_n_latest_days_that_have_one(
     switch: date, walls: list[tuple[int, time]], days: int
 ) -> None:
+    """With enough days this is exactly one snapshot per local calendar day, switch days too."""
     fleet = berlin_fleet(switch, walls, 0)
     later = datetime.combine(switch + timedelta(days=5), time(12), tzinfo=BERLIN)
     got = plan_retention(fleet, policy(daily=days), now=later, tz="Europe/Berlin")
@@ -671,6 +738,7 @@ def test_daily_keeps_one_per_local_day_of_the_n_latest_days_that_have_one(
 def test_moving_every_time_by_whole_local_days_changes_no_decision(
     switch: date, walls: list[tuple[int, time]], hourly: int, daily: int, shift: int
 ) -> None:
+    """Whole days on the local calendar: 24 h in UTC across a switch moves local times an hour."""
     retention = policy(hourly=hourly, daily=daily)
 
     def plan_shifted(days: int) -> dict[int, str]:

@@ -1,0 +1,141 @@
+"""Deployment commands: setup (pool, token, deployments, notifications) and trigger."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hsnap.cli.common import (
+    AsJson,
+    TokenSecret,
+    app,
+    fail,
+    out,
+)
+from hsnap.console import rows_table
+from hsnap.errors import ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET
+
+
+@app.command(rich_help_panel="Prefect deployments")
+def setup(
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the Hetzner token from standard input.")
+    ] = False,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project_dir: Annotated[
+        Path, typer.Option(help="The hsnap checkout with prefect.yaml.")
+    ] = Path(),
+    check: Annotated[bool, typer.Option(help="Try the token against the API first.")] = True,
+) -> None:
+    """Work pool, token Secret block and deployments on your Prefect server; safe to run again.
+
+    The token comes from HCLOUD_TOKEN, standard input (--token-stdin) or a hidden prompt; it is
+    never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, a Prefect
+    automation POSTs to that URL whenever a snapshot run fails or crashes.
+    """
+    from hsnap import deploy  # noqa: PLC0415 -- imports Prefect: slow
+
+    try:
+        api = deploy.prefect_api_url()
+        token = _read_token(token_stdin)
+        if check:
+            _check_token(token)
+        steps = [
+            deploy.ensure_work_pool(),
+            deploy.ensure_token_secret(token, token_secret),
+            deploy.deploy(project_dir.resolve()),
+        ]
+        webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
+        if webhook:
+            from hsnap.notify import ensure_failure_webhook  # noqa: PLC0415
+
+            steps.append(ensure_failure_webhook(webhook))
+    except HsnapError as exc:
+        fail(exc)
+    out.print(f"Prefect API: {api}")
+    for step in steps:
+        mark = "[green]changed[/]" if step.changed else "[dim]unchanged[/]"
+        out.print(f"  {step.what:12} {mark}  {step.detail}")
+    out.print(f"Start a worker: prefect worker start --pool {deploy.WORK_POOL}")
+
+
+def _read_token(from_stdin: bool) -> str:
+    if from_stdin:
+        token = sys.stdin.readline().strip()
+    elif os.environ.get("HCLOUD_TOKEN"):
+        token = os.environ["HCLOUD_TOKEN"].strip()
+    elif sys.stdin.isatty():
+        token = getpass.getpass("Hetzner Cloud API token (Read & Write; not echoed): ").strip()
+    else:
+        raise ConfigError("no token: set HCLOUD_TOKEN or pass --token-stdin")
+    if not token:
+        raise ConfigError("the Hetzner API token is empty")
+    return token
+
+
+def _check_token(token: str) -> None:
+    """One cheap read with the token, so a typo fails here rather than at 2:30 at night."""
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from hsnap.cloud import Cloud  # noqa: PLC0415
+    from hsnap.settings import DEFAULT_ENDPOINT, Settings  # noqa: PLC0415
+
+    endpoint = os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
+    Cloud(Settings(token=SecretStr(token), endpoint=endpoint)).find_server("hsnap-setup-probe")
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """``k=v`` pairs; values are JSON when they parse as JSON (numbers, lists), else text."""
+    parameters: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {pair!r}: use NAME=VALUE")
+        try:
+            parameters[key] = json.loads(value)
+        except ValueError:
+            parameters[key] = value
+    return parameters
+
+
+@app.command(rich_help_panel="Prefect deployments")
+def trigger(
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Flow parameter NAME=VALUE.")
+    ] = None,
+    deployment: Annotated[str, typer.Option(help="flow/deployment to run.")] = (
+        "snapshot-servers/on-demand"
+    ),
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait with --wait.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start a run of a deployment (on-demand by default); with --wait, print its report."""
+    from hsnap.trigger import trigger_snapshot  # noqa: PLC0415 -- imports Prefect: slow
+
+    try:
+        from hsnap import deploy  # noqa: PLC0415
+
+        deploy.prefect_api_url()
+        result = trigger_snapshot(_params(param), deployment=deployment, wait=wait, timeout=timeout)
+    except HsnapError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        out.print(
+            f"flow run {result.flow_run_name} ({result.flow_run_id}): {result.state}"
+            + (f" - {result.message}" if result.message else "")
+        )
+        if result.rows:
+            out.print(rows_table(result.rows))
+    if not result.final:
+        raise typer.Exit(0)
+    raise typer.Exit(0 if result.succeeded else 1)

@@ -1,0 +1,132 @@
+"""Snapshot commands: run, demo, status."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from hsnap.cli.common import (
+    AsJson,
+    Concurrency,
+    DryRun,
+    Excludes,
+    Labels,
+    LabelSelector,
+    LockWait,
+    ServerNames,
+    SnapshotWait,
+    Template,
+    TokenSecret,
+    Verbose,
+    app,
+    err,
+    execute,
+    fail,
+    out,
+    parse_labels,
+    start_prefect,
+)
+from hsnap.errors import ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET
+
+
+@app.command(rich_help_panel="Snapshots")
+def run(
+    label_selector: LabelSelector = None,
+    server: ServerNames = None,
+    exclude: Excludes = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    lock_wait_minutes: LockWait = 30.0,
+    snapshot_wait_minutes: SnapshotWait = 120.0,
+    max_concurrency: Concurrency = 20,
+    description_template: Template = "{server}-{timestamp}",
+    label: Labels = None,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    verbose: Verbose = False,
+) -> None:
+    """Snapshot servers now (HCLOUD_TOKEN, HCLOUD_ENDPOINT), waiting out locks."""
+    try:
+        labels = parse_labels(label)
+    except ConfigError as exc:
+        fail(exc)
+    execute(
+        {
+            "label_selector": label_selector,
+            "servers": server,
+            "exclude": exclude,
+            "dry_run": dry_run,
+            "lock_wait_minutes": lock_wait_minutes,
+            "snapshot_wait_minutes": snapshot_wait_minutes,
+            "max_concurrency": max_concurrency,
+            "description_template": description_template,
+            "labels": labels,
+            "token_secret": token_secret,
+        },
+        as_json=as_json,
+        verbose=verbose,
+    )
+
+
+@app.command(rich_help_panel="Snapshots")
+def demo(
+    scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, faults) or a file.")] = (
+        "demo"
+    ),
+    time_scale: Annotated[
+        float | None, typer.Option(help="Simulated seconds per real second (default: scenario's).")
+    ] = None,
+    lock_wait_minutes: LockWait = 5.0,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
+    from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # the demo runs offline
+    start_prefect()  # before the simulated clock starts, so the demo's locks are still held
+    try:
+        sim = SimulatorServer(scenario, time_scale=time_scale)
+    except (ScenarioError, ValueError) as exc:
+        fail(exc)
+    scale = sim.state.clock.scale
+    token = sim.state.scenario.projects[0].tokens[0].token
+    os.environ.update(HCLOUD_ENDPOINT=sim.url, HCLOUD_TOKEN=token, HSNAP_TIME_SCALE=f"{scale:g}")
+    count = len(sim.state.project().servers)
+    err.print(
+        f"hsnap demo: simulated Hetzner project [bold]{sim.state.scenario.name}[/bold] with "
+        f"{count} servers at {sim.url} (time x{scale:g}: one real second is {scale:g} API seconds)"
+    )
+    with sim:
+        execute(
+            {"lock_wait_minutes": lock_wait_minutes},
+            as_json=as_json,
+            verbose=verbose,
+        )
+
+
+@app.command(rich_help_panel="Snapshots")
+def status(
+    server: Annotated[str, typer.Argument(help="Server name.")],
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+) -> None:
+    """Say whether a server is locked, and by which running actions."""
+    from hsnap.cloud import Cloud  # noqa: PLC0415 -- keeps --help fast
+    from hsnap.settings import load_settings  # noqa: PLC0415
+
+    try:
+        cloud = Cloud(load_settings(token_secret))
+        found = cloud.find_server(server)
+        if found is None:
+            raise ConfigError(f"no server named {server!r} in this project")
+        holders = cloud.running_actions(found.id)
+    except HsnapError as exc:
+        fail(exc)
+    if not holders:
+        out.print(f"{found.name} (id {found.id}, {found.status}): not locked")
+        return
+    out.print(f"{found.name} (id {found.id}, {found.status}): locked by")
+    for action in holders:
+        out.print(f"  {action.command} action {action.id}, {action.progress}% done")

@@ -1,0 +1,44 @@
+"""The Prefect task that applies a retention policy to hsnap's own snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from hsnap.cloud import Cloud
+from hsnap.models import PruneRow
+from hsnap.prune import execute, plan_prune
+from hsnap.retention import RetentionPolicy
+from hsnap.settings import load_settings
+
+
+@task(name="prune-snapshots", cache_policy=NO_CACHE)
+def prune(
+    policy: RetentionPolicy,
+    timezone: str,
+    only_servers: list[int] | None,
+    failed_servers: list[int],
+    dry_run: bool,
+    token_secret: str | None,
+) -> list[PruneRow]:
+    """Plan retention over hsnap's snapshots and delete what it says (nothing when dry_run)."""
+    log = get_run_logger()
+    cloud = Cloud(load_settings(token_secret))
+    rows = plan_prune(
+        cloud,
+        policy,
+        now=datetime.now(UTC),
+        timezone=timezone,
+        only_servers=only_servers,
+        failed_servers=failed_servers,
+    )
+    deleting = sum(1 for r in rows if r.action == "delete")
+    log.info(
+        "retention: %d managed snapshot(s), %d to delete%s",
+        len(rows),
+        deleting,
+        " (dry run: nothing is deleted)" if dry_run else "",
+    )
+    return execute(cloud, rows, dry_run=dry_run)
