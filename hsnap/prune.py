@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hsnap.cloud import Cloud
 from hsnap.errors import GoneError, HsnapError
@@ -49,7 +49,8 @@ def plan_prune(
         SnapshotFacts(
             image_id=i.id,
             server_id=_server_id(i),
-            created=i.created or now,
+            # no creation time: treat as newer than now, which retention keeps and never counts
+            created=i.created or now + timedelta(seconds=1),
             status=i.status,
             protected=i.protected,
             managed=True,

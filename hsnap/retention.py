@@ -229,14 +229,14 @@ def _standing_reason(
         return "kept: protected"
     if snap.status == "creating":
         return "kept: still creating"
+    if snap.server_id is None:
+        # without a server there is no "newest of the server" or min_keep to protect it by
+        return "kept: server id unknown"
     if failed:
         # the older snapshots may be the only good ones this server has right now
         return "kept: this run's snapshot of the server failed"
     if orphan:
         return "kept: orphan (server deleted)"
-    if snap.server_id is None:
-        # without a server there is no "newest of the server" or min_keep to protect it by
-        return "kept: server id unknown"
     if snap.created > now:
         return "kept: newer than now (clock skew)"
     return None

@@ -316,7 +316,10 @@ TABLE = [
         id="a snapshot from the future is kept and takes no bucket",
     ),
     pytest.param(
-        [snap(1, "2026-06-14 03:00", server=None), snap(2, "2020-06-13 03:00", server=None)],
+        [
+            snap(1, "2026-06-14 03:00", server=None),
+            snap(2, "2020-06-13 03:00", server=None, exists=False),
+        ],
         BARE,
         (),
         {1: "kept: server id unknown", 2: "kept: server id unknown"},

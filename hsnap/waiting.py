@@ -1,0 +1,149 @@
+"""Waiting on a server: for its lock to clear, to start an action despite new locks, for actions.
+
+Every wait owns its deadline (a sync Prefect task cannot be interrupted by Prefect's timeout) and
+backs off from ``FIRST_POLL_S`` to ``MAX_POLL_S``, so a long wait costs few requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hsnap.clock import Deadline
+from hsnap.cloud import Cloud
+from hsnap.errors import LockedError, PermanentError
+from hsnap.events import Phase, ProgressEvent, emit
+from hsnap.models import ActionRef, ServerRef
+
+Log = logging.Logger | logging.LoggerAdapter[Any]
+T = TypeVar("T")
+FIRST_POLL_S = 2.0
+MAX_POLL_S = 30.0
+
+
+@dataclass
+class ServerRun:
+    """One server's work in one task attempt: where to log, and what it cost so far."""
+
+    cloud: Cloud
+    server: ServerRef
+    log: Log
+    lock_wait_s: float = 0.0
+    holders: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    def say(
+        self,
+        phase: Phase,
+        message: str,
+        *args: object,
+        progress: int | None = None,
+        level: int = logging.INFO,
+    ) -> None:
+        """Log (with server name and id) and tell live displays."""
+        self.log.log(level, "%s (id %s): " + message, self.name, self.server.id, *args)
+        emit(ProgressEvent(self.name, phase, message % args if args else message, progress))
+
+
+def fmt(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def lock_timeout(
+    deadline: Deadline, holders: list[ActionRef] | None, consequence: str, knob: str
+) -> LockedError:
+    held = ", ".join(a.describe() for a in holders) if holders else "a lock no running action shows"
+    return LockedError(
+        f"still locked by {held} after waiting {fmt(deadline.elapsed())}; {consequence}. "
+        f"Try again later, or allow a longer wait ({knob})",
+        code="lock_timeout",
+    )
+
+
+def wait_unlocked(run: ServerRun, deadline: Deadline, consequence: str, knob: str) -> None:
+    """Return once no action holds the server's lock; LockedError at the deadline."""
+    interval = FIRST_POLL_S
+    locked_since: float | None = None  # lock wait counts from the first check that saw a lock
+    try:
+        while True:
+            holders = run.cloud.running_actions(run.server.id)
+            if not holders:
+                return
+            if locked_since is None:
+                locked_since = deadline.elapsed()
+            for action in holders:
+                if action.id not in run.holders:
+                    run.say(
+                        "waiting",
+                        "locked by %s action %s (%d%%); waiting up to %s",
+                        action.command,
+                        action.id,
+                        action.progress,
+                        fmt(deadline.remaining()),
+                        progress=action.progress,
+                    )
+                run.holders[action.id] = f"{action.command} #{action.id}"
+            if deadline.expired():
+                raise lock_timeout(deadline, holders, consequence, knob)
+            wait = min(interval, deadline.remaining())
+            run.say(
+                "waiting",
+                "still locked by %s; next check in %s",
+                ", ".join(a.describe() for a in holders),
+                fmt(wait),
+                progress=min(a.progress for a in holders),
+            )
+            deadline.sleep(wait)
+            interval = min(interval * 1.5, MAX_POLL_S)
+    finally:
+        if locked_since is not None:
+            run.lock_wait_s += deadline.elapsed() - locked_since
+
+
+def start_unlocked(
+    run: ServerRun, deadline: Deadline, start: Callable[[], T], consequence: str, knob: str
+) -> T:
+    """Wait for the lock to clear, then ``start()``; a 423 (a new lock) goes back to waiting."""
+    backoff = FIRST_POLL_S
+    while True:
+        wait_unlocked(run, deadline, consequence, knob)
+        try:
+            return start()
+        except LockedError:
+            if deadline.expired():
+                raise lock_timeout(deadline, None, consequence, knob) from None
+            run.say("waiting", "locked again between check and start; waiting for the new lock")
+            # a 423 while no running action shows must not become a tight loop of POSTs
+            paused = deadline.elapsed()
+            deadline.sleep(backoff)
+            run.lock_wait_s += deadline.elapsed() - paused
+            backoff = min(backoff * 1.5, MAX_POLL_S)
+
+
+def wait_action(run: ServerRun, action: ActionRef, deadline: Deadline, what: str) -> ActionRef:
+    """Poll an action until it ends; PermanentError if it fails or outlasts the deadline."""
+    interval = FIRST_POLL_S
+    while True:
+        current = run.cloud.get_action(action.id)
+        if current.status == "success":
+            return current
+        if current.status == "error":
+            raise PermanentError(
+                f"the {what} action {action.id} failed: {current.error_message} "
+                f"({current.error_code})",
+                code=current.error_code or "action_failed",
+            )
+        if deadline.expired():
+            raise PermanentError(
+                f"the {what} action {action.id} still runs after {fmt(deadline.elapsed())}",
+                code=f"{current.command}_timeout",
+            )
+        deadline.sleep(interval)
+        interval = min(interval * 1.5, MAX_POLL_S)
