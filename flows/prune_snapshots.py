@@ -10,6 +10,7 @@ from prefect.states import Completed, Failed
 
 from hsnap import report as reporting
 from hsnap.models import PruneRow
+from hsnap.policy import check_timezone
 from hsnap.retention import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from tasks.prune import prune
@@ -31,6 +32,7 @@ def prune_snapshots(
         dry_run: publish the plan, delete nothing (works with a read-only token).
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
     """
+    check_timezone(timezone)
     load_settings(token_secret)  # fail fast on a missing token or an unsafe endpoint
     rows = prune(retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret)
     return publish_prune_plan(rows)

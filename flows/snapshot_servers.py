@@ -24,10 +24,12 @@ from flows.prune_snapshots import publish_prune_plan
 from hsnap import report as reporting
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 from hsnap.policy import (
+    CONSISTENT_LABEL,
     DEFAULT_TEMPLATE,
     check_extra_labels,
     check_selector,
     check_template,
+    check_timezone,
     describe,
     ownership_labels,
 )
@@ -35,6 +37,7 @@ from hsnap.retention import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import SnapshotError, SnapshotPlan
 from tasks.prune import prune
+from tasks.recover import recover_servers
 from tasks.select_servers import select_servers
 from tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
 
@@ -53,6 +56,10 @@ def snapshot_servers(
     token_secret: str = DEFAULT_TOKEN_SECRET,
     retention: RetentionPolicy | None = None,
     timezone: str = "UTC",
+    consistent: bool = False,
+    force_poweroff: bool = False,
+    shutdown_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
+    poweron_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
@@ -71,11 +78,18 @@ def snapshot_servers(
         retention: when set, prune hsnap's older snapshots of the servers whose snapshot
             succeeded in this run, as the last step (with dry_run: publish the plan only).
         timezone: the calendar (IANA name) retention counts days, weeks, months and years in.
+        consistent: shut every server down before its snapshot and power it on again after
+            (servers labelled ``hsnap/consistent=true`` get this even when it is off).
+        force_poweroff: in consistent mode, force a server off when its guest ignores the ACPI
+            shutdown for ``shutdown_wait_minutes``; otherwise that server fails, still running.
+        shutdown_wait_minutes: how long a guest may take to power off after the ACPI shutdown.
+        poweron_wait_minutes: how long to keep trying to power a server on again.
     """
     log = get_run_logger()
     check_selector(label_selector)
     check_template(description_template)
     check_extra_labels(labels or {})
+    check_timezone(timezone)
     settings = load_settings(token_secret)
     run_id = str(flow_run.id or uuid.uuid4())
 
@@ -83,6 +97,10 @@ def snapshot_servers(
     chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
         label_selector, servers or [], exclude or [], token_secret
     )
+    if not dry_run:
+        # power back what an interrupted run left off, before any server is snapshotted (and
+        # before consistent mode reads whether it was running)
+        recover_servers(token_secret)
     if not chosen and not missing:
         log.warning("no server matched the selection: nothing to snapshot")
     not_found = [_not_found(name, label_selector) for name in missing]
@@ -95,6 +113,10 @@ def snapshot_servers(
             run_id=run_id,
             lock_timeout_s=lock_wait_minutes * 60,
             snapshot_timeout_s=snapshot_wait_minutes * 60,
+            consistent=consistent or server.labels.get(CONSISTENT_LABEL) == "true",
+            force_poweroff=force_poweroff,
+            shutdown_timeout_s=shutdown_wait_minutes * 60,
+            poweron_timeout_s=poweron_wait_minutes * 60,
         )
         for server in chosen
     ]

@@ -102,7 +102,7 @@ class Cloud:
                 continue  # a 429 was not carried out: safe to send again, reads and writes alike
             if not (read and error.transient) or attempt >= READ_ATTEMPTS:
                 raise error
-            log.info("%s: %s; retrying (attempt %d of %d)", what, error, attempt + 1, READ_ATTEMPTS)
+            log.info("%s; retrying (attempt %d of %d)", error, attempt + 1, READ_ATTEMPTS)
             self.clock.sleep(2.0 ** (attempt - 1))
 
     # -- servers -----------------------------------------------------------------------------
@@ -142,6 +142,27 @@ class Cloud:
             read=False,
         )
         return _image_ref(response.image), _action_ref(response.action)
+
+    def power(self, server_id: int, verb: str) -> ActionRef:
+        """shutdown (ACPI), poweroff (forced) or poweron; each is harmless to send twice."""
+        calls = {
+            "shutdown": self._client.servers.shutdown,
+            "poweroff": self._client.servers.power_off,
+            "poweron": self._client.servers.power_on,
+        }
+        action = self._call(
+            f"{verb} of server {server_id}", lambda: calls[verb](Server(id=server_id)), read=False
+        )
+        return _action_ref(action)
+
+    def set_labels(self, server_id: int, labels: dict[str, str]) -> ServerRef:
+        """Replace a server's labels (PUT); the caller merges with what it read."""
+        bound = self._call(
+            f"labels of server {server_id}",
+            lambda: self._client.servers.update(Server(id=server_id), labels=labels),
+            read=False,
+        )
+        return _server_ref(bound)
 
     # -- actions and images ------------------------------------------------------------------
 

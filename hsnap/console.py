@@ -21,6 +21,8 @@ _STYLE = {
     "succeeded": "green",
     "failed": "red",
     "retrying": "magenta",
+    "left-off": "bold red",
+    "stopping": "yellow",
     "planned": "dim",
 }
 

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["queued", "waiting", "creating", "snapshotting", "succeeded", "failed", "retrying"]
+Phase = Literal[
+    "queued", "waiting", "stopping", "creating", "snapshotting", "succeeded", "failed", "retrying"
+]
 
 
 @dataclass(frozen=True)

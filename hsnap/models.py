@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-OutcomeStatus = Literal["succeeded", "failed", "planned"]
+OutcomeStatus = Literal["succeeded", "failed", "planned", "left-off"]
 PruneResult = Literal["kept", "deleted", "would delete", "skipped", "failed"]
 
 
@@ -62,6 +62,9 @@ class SnapshotOutcome:
     lock_holders: tuple[str, ...] = ()
     error_code: str | None = None
     error: str | None = None
+    shut_down: bool = False
+    off_s: float = 0.0
+    running_again: bool | None = None  # None: it was not running before (or was not shut down)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -108,7 +111,8 @@ class RunReport:
 
     @property
     def failed(self) -> tuple[SnapshotOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.status == "failed")
+        """Rows that did not succeed, including servers left powered off."""
+        return tuple(o for o in self.outcomes if o.status in ("failed", "left-off"))
 
     @property
     def succeeded(self) -> tuple[SnapshotOutcome, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hcloud_sim.labels import LabelError, check_labels, parse_selector
 from hsnap.errors import ConfigError
@@ -14,6 +15,10 @@ MANAGED_BY = "managed-by"
 MANAGED_BY_VALUE = "hsnap"
 SERVER_ID_LABEL = "hsnap/server-id"
 RUN_LABEL = "hsnap/flow-run"
+#: on a server: an hsnap run shut it down and must power it on again (value: that run's id)
+RESTART_LABEL = "hsnap/restart"
+#: on a server: snapshot it in consistent mode (shut down first) even when the run does not ask
+CONSISTENT_LABEL = "hsnap/consistent"
 OWN_KEYS = frozenset({MANAGED_BY, SERVER_ID_LABEL, RUN_LABEL})
 
 TEMPLATE_FIELDS = frozenset({"server", "server_id", "timestamp", "date", "time", "run"})
@@ -28,6 +33,16 @@ def check_selector(selector: str | None) -> None:
         parse_selector(selector)
     except LabelError as exc:
         raise ConfigError(f"malformed label selector {selector!r}: {exc}") from None
+
+
+def check_timezone(timezone: str) -> None:
+    """Raise ConfigError for a timezone that is not an IANA name (retention's calendar)."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown timezone {timezone!r}; use an IANA name like 'Europe/Berlin'"
+        ) from None
 
 
 def check_template(template: str) -> None:

@@ -13,6 +13,9 @@ COLUMNS = (
     "lock wait",
     "duration",
     "attempts",
+    "shut down",
+    "off for",
+    "running again",
     "error",
 )
 
@@ -33,6 +36,9 @@ def row(outcome: SnapshotOutcome) -> dict[str, str]:
         "lock wait": _seconds(outcome.lock_wait_s),
         "duration": _seconds(outcome.snapshot_s),
         "attempts": str(outcome.attempts),
+        "shut down": "yes" if outcome.shut_down else "",
+        "off for": _seconds(outcome.off_s) if outcome.shut_down else "",
+        "running again": {True: "yes", False: "NO", None: ""}[outcome.running_again],
         "error": outcome.error or "",
     }
 
@@ -63,6 +69,11 @@ def markdown(report: RunReport) -> str:
             f"- **{o.server}**: {', '.join(o.lock_holders)} ({_seconds(o.lock_wait_s)})"
             for o in waited
         ]
+        lines.append("")
+    left_off = [o for o in report.outcomes if o.status == "left-off"]
+    if left_off:
+        lines += ["## LEFT POWERED OFF: start these servers", ""]
+        lines += [f"- **{o.server}** (id {o.server_id}): {o.error}" for o in left_off]
         lines.append("")
     if report.failed:
         lines += ["## Failed", ""]

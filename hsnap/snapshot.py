@@ -4,24 +4,31 @@ Runs inside a Prefect task but knows nothing of Prefect: the task passes its log
 number and the flow run id that marks the images this run makes. Each wait owns its deadline (a
 sync task cannot be interrupted by Prefect's timeout), and a retried attempt first looks for the
 image its run already started, so no retry and no lost answer to a POST creates a duplicate.
+In consistent mode the server is shut down first and powered on again on every path.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from hsnap.clock import Deadline
 from hsnap.cloud import Cloud
-from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
-from hsnap.events import Phase, ProgressEvent, emit
-from hsnap.models import ActionRef, ImageRef, ServerRef, SnapshotOutcome
+from hsnap.errors import GoneError, HsnapError, PermanentError, TransientError
+from hsnap.events import ProgressEvent, emit
+from hsnap.models import ActionRef, ImageRef, OutcomeStatus, ServerRef, SnapshotOutcome
 from hsnap.policy import run_selector
+from hsnap.power import PowerGuard
+from hsnap.waiting import (
+    FIRST_POLL_S,
+    MAX_POLL_S,
+    Log,
+    ServerRun,
+    fmt,
+    start_unlocked,
+)
 
-Log = logging.Logger | logging.LoggerAdapter[Any]
-FIRST_POLL_S = 2.0
-MAX_POLL_S = 30.0
+LOCK_KNOB = "lock_wait_minutes / --lock-wait-minutes"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,10 @@ class SnapshotPlan:
     run_id: str
     lock_timeout_s: float
     snapshot_timeout_s: float
+    consistent: bool = False
+    force_poweroff: bool = False
+    shutdown_timeout_s: float = 600.0
+    poweron_timeout_s: float = 3600.0
 
 
 class SnapshotError(Exception):
@@ -49,30 +60,9 @@ class SnapshotError(Exception):
 
 
 @dataclass
-class _Run:
-    cloud: Cloud
-    plan: SnapshotPlan
-    log: Log
-    lock_wait_s: float = 0.0
+class _Run(ServerRun):
     snapshot_s: float = 0.0
-    holders: dict[int, str] = field(default_factory=dict)
     resumed: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.plan.server.name
-
-    def say(
-        self,
-        phase: Phase,
-        message: str,
-        *args: object,
-        progress: int | None = None,
-        level: int = logging.INFO,
-    ) -> None:
-        """Log (with server name and id) and tell live displays."""
-        self.log.log(level, "%s (id %s): " + message, self.name, self.plan.server.id, *args)
-        emit(ProgressEvent(self.name, phase, message % args if args else message, progress))
 
 
 def take_snapshot(
@@ -89,21 +79,24 @@ def take_snapshot(
         attempt: 1 for the first try; later tries look for this run's image before creating.
         may_resume: look for this run's image even on the first try (the flow run was restarted).
     """
-    run = _Run(cloud, plan, log or logging.getLogger(__name__))
+    run = _Run(cloud, plan.server, log or logging.getLogger(__name__))
+    guard = _guard(run, plan) if plan.consistent else None
+    error: HsnapError | None = None
+    done: ImageRef | None = None
     try:
-        image = _resume(run) if attempt > 1 or may_resume else None
-        if image is None:
-            image, action = _create(run)
-        else:
-            action = _own_action(run, image)
-        done = _wait_available(run, image, action)
+        done = _snapshot(run, plan, guard, resume=attempt > 1 or may_resume)
     except HsnapError as exc:
-        outcome = _failed(run, exc, attempt)
-        run.log.error("%s (id %s): %s", run.name, plan.server.id, outcome.error)  # noqa: TRY400 -- the message is the report; a traceback adds nothing
-        emit(
-            ProgressEvent(run.name, "retrying" if exc.transient else "failed", outcome.error or "")
-        )
-        raise SnapshotError(outcome, exc.transient) from None
+        error = exc
+    finally:
+        if guard is not None:
+            guard.restore()  # every path after a shutdown powers the server on again
+    outcome = _outcome(run, plan, attempt, done=done, error=error, guard=guard)
+    if outcome.status != "succeeded":
+        run.log.error("%s (id %s): %s", run.name, plan.server.id, outcome.error)
+        transient = error is not None and error.transient and outcome.status == "failed"
+        emit(ProgressEvent(run.name, "retrying" if transient else "failed", outcome.error or ""))
+        raise SnapshotError(outcome, transient)
+    assert done is not None
     run.say(
         "succeeded",
         "snapshot image %s is available (%.2f GB)",
@@ -111,43 +104,73 @@ def take_snapshot(
         done.image_size or 0.0,
         progress=100,
     )
+    return outcome
+
+
+def _guard(run: _Run, plan: SnapshotPlan) -> PowerGuard:
+    return PowerGuard(
+        run,
+        plan.run_id,
+        force=plan.force_poweroff,
+        lock_timeout_s=plan.lock_timeout_s,
+        shutdown_timeout_s=plan.shutdown_timeout_s,
+        poweron_timeout_s=plan.poweron_timeout_s,
+    )
+
+
+def _snapshot(run: _Run, plan: SnapshotPlan, guard: PowerGuard | None, *, resume: bool) -> ImageRef:
+    image = _resume(run, plan) if resume else None
+    if image is None:
+        if guard is not None:
+            guard.shut_down_server()
+        image, action = _create(run, plan)
+    else:
+        action = _own_action(run, image)
+    return _wait_available(run, plan, image, action)
+
+
+def _outcome(
+    run: _Run,
+    plan: SnapshotPlan,
+    attempt: int,
+    *,
+    done: ImageRef | None,
+    error: HsnapError | None,
+    guard: PowerGuard | None,
+) -> SnapshotOutcome:
+    left_off = guard.left_off if guard is not None else None
+    messages = [m for m in (left_off, _message(run, error) if error else None) if m]
+    status: OutcomeStatus = "left-off" if left_off else "failed" if error else "succeeded"
+    code = "left_off" if left_off else error.code if error else None
     return SnapshotOutcome(
         server=run.name,
         server_id=plan.server.id,
-        status="succeeded",
-        image_id=done.id,
-        image_size_gb=done.image_size,
-        description=done.description,
+        status=status,
+        image_id=done.id if done else None,
+        image_size_gb=done.image_size if done else None,
+        description=done.description if done else plan.description,
         lock_wait_s=round(run.lock_wait_s, 1),
         snapshot_s=round(run.snapshot_s, 1),
         attempts=attempt,
         resumed=run.resumed,
         lock_holders=tuple(run.holders.values()),
+        error_code=code,
+        error=" / ".join(messages) or None,
+        shut_down=bool(guard and guard.shut_down),
+        off_s=round(guard.off_s, 1) if guard else 0.0,
+        running_again=guard.running_again if guard and guard.was_running else None,
     )
 
 
-def _failed(run: _Run, exc: HsnapError, attempt: int) -> SnapshotOutcome:
-    message = str(exc)
+def _message(run: _Run, exc: HsnapError) -> str:
     if isinstance(exc, GoneError):
-        message = f"server {run.name} no longer exists: it was deleted during the run ({exc})"
-    return SnapshotOutcome(
-        server=run.name,
-        server_id=run.plan.server.id,
-        status="failed",
-        description=run.plan.description,
-        lock_wait_s=round(run.lock_wait_s, 1),
-        snapshot_s=round(run.snapshot_s, 1),
-        attempts=attempt,
-        resumed=run.resumed,
-        lock_holders=tuple(run.holders.values()),
-        error_code=exc.code,
-        error=message,
-    )
+        return f"server {run.name} no longer exists: it was deleted during the run ({exc})"
+    return str(exc)
 
 
-def _resume(run: _Run) -> ImageRef | None:
+def _resume(run: _Run, plan: SnapshotPlan) -> ImageRef | None:
     """The image this flow run already made or started for this server, if any."""
-    mine = run.cloud.find_images(run_selector(run.plan.server.id, run.plan.run_id))
+    mine = run.cloud.find_images(run_selector(plan.server.id, plan.run_id))
     usable = [i for i in mine if i.status != "unavailable"]
     if not usable:
         return None
@@ -166,99 +189,42 @@ def _own_action(run: _Run, image: ImageRef) -> ActionRef | None:
     """The running create_image action that makes ``image``, if it still runs."""
     if image.status != "creating":
         return None
-    for action in run.cloud.running_actions(run.plan.server.id):
+    for action in run.cloud.running_actions(run.server.id):
         if action.command == "create_image" and (image.id, "image") in action.resources:
             return action
     return None
 
 
-def _create(run: _Run) -> tuple[ImageRef, ActionRef | None]:
-    deadline = Deadline(run.cloud.clock, run.plan.lock_timeout_s)
-    backoff = FIRST_POLL_S
-    while True:
-        _wait_unlocked(run, deadline)
-        run.say("creating", "creating snapshot %r", run.plan.description)
-        try:
-            image, action = run.cloud.create_snapshot(
-                run.plan.server.id, run.plan.description, run.plan.labels
-            )
-        except LockedError:
-            if deadline.expired():
-                raise _lock_timeout(deadline) from None
-            run.say("waiting", "locked again between check and create; waiting for the new lock")
-            # a 423 while no running action shows must not become a tight loop of POSTs
-            paused = deadline.elapsed()
-            deadline.sleep(backoff)
-            run.lock_wait_s += deadline.elapsed() - paused
-            backoff = min(backoff * 1.5, MAX_POLL_S)
-            continue
-        except TransientError as exc:
-            # a 504 or a lost connection may hide a create the API carried out: look before retrying
-            found = _resume(run)
-            if found is None:
-                raise
-            run.log.warning(
-                "%s (id %s): the create request failed (%s) but the API made image %s",
-                run.name,
-                run.plan.server.id,
-                exc,
-                found.id,
-            )
-            return found, _own_action(run, found)
-        run.say("snapshotting", "image %s creating, action %s", image.id, action.id, progress=0)
-        return image, action
+def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
+    deadline = Deadline(run.cloud.clock, plan.lock_timeout_s)
 
+    def create() -> tuple[ImageRef, ActionRef]:
+        run.say("creating", "creating snapshot %r", plan.description)
+        return run.cloud.create_snapshot(plan.server.id, plan.description, plan.labels)
 
-def _wait_unlocked(run: _Run, deadline: Deadline) -> None:
-    interval = FIRST_POLL_S
-    locked_since: float | None = None  # lock wait counts from the first check that saw a lock
     try:
-        while True:
-            holders = run.cloud.running_actions(run.plan.server.id)
-            if not holders:
-                return
-            if locked_since is None:
-                locked_since = deadline.elapsed()
-            for action in holders:
-                if action.id not in run.holders:
-                    run.say(
-                        "waiting",
-                        "locked by %s action %s (%d%%); waiting up to %s",
-                        action.command,
-                        action.id,
-                        action.progress,
-                        _fmt(deadline.remaining()),
-                        progress=action.progress,
-                    )
-                run.holders[action.id] = f"{action.command} #{action.id}"
-            if deadline.expired():
-                raise _lock_timeout(deadline, holders)
-            wait = min(interval, deadline.remaining())
-            run.say(
-                "waiting",
-                "still locked by %s; next check in %s",
-                ", ".join(a.describe() for a in holders),
-                _fmt(wait),
-                progress=min(a.progress for a in holders),
-            )
-            deadline.sleep(wait)
-            interval = min(interval * 1.5, MAX_POLL_S)
-    finally:
-        if locked_since is not None:
-            run.lock_wait_s += deadline.elapsed() - locked_since
+        image, action = start_unlocked(run, deadline, create, "no snapshot was made", LOCK_KNOB)
+    except TransientError as exc:
+        # a 504 or a lost connection may hide a create the API carried out: look before retrying
+        found = _resume(run, plan)
+        if found is None:
+            raise
+        run.log.warning(
+            "%s (id %s): the create request failed (%s) but the API made image %s",
+            run.name,
+            plan.server.id,
+            exc,
+            found.id,
+        )
+        return found, _own_action(run, found)
+    run.say("snapshotting", "image %s creating, action %s", image.id, action.id, progress=0)
+    return image, action
 
 
-def _lock_timeout(deadline: Deadline, holders: list[ActionRef] | None = None) -> LockedError:
-    held = ", ".join(a.describe() for a in holders) if holders else "a lock no running action shows"
-    return LockedError(
-        f"still locked by {held} after waiting {_fmt(deadline.elapsed())}; no snapshot was made. "
-        "Try again later, or allow a longer wait (lock_wait_minutes / --lock-wait-minutes)",
-        code="lock_timeout",
-    )
-
-
-def _wait_available(run: _Run, image: ImageRef, action: ActionRef | None) -> ImageRef:
-    deadline = Deadline(run.cloud.clock, run.plan.snapshot_timeout_s)
+def _wait_available(
+    run: _Run, plan: SnapshotPlan, image: ImageRef, action: ActionRef | None
+) -> ImageRef:
+    deadline = Deadline(run.cloud.clock, plan.snapshot_timeout_s)
     interval = FIRST_POLL_S
     try:
         while True:
@@ -272,14 +238,14 @@ def _wait_available(run: _Run, image: ImageRef, action: ActionRef | None) -> Ima
                     )
                 if current.status == "success":
                     break
-                progress = current.progress
+                progress: int | None = current.progress
             else:
                 if run.cloud.get_image(image.id).status != "creating":
                     break
                 progress = None
             if deadline.expired():
                 raise PermanentError(
-                    f"image {image.id} still creating after {_fmt(deadline.elapsed())}; it may "
+                    f"image {image.id} still creating after {fmt(deadline.elapsed())}; it may "
                     "still finish: check it in the console, or allow a longer wait "
                     "(snapshot_wait_minutes / --snapshot-wait-minutes)",
                     code="snapshot_timeout",
@@ -300,9 +266,3 @@ def _wait_available(run: _Run, image: ImageRef, action: ActionRef | None) -> Ima
     if final.status != "available":
         raise PermanentError(f"image {image.id} ended {final.status}", code=f"image_{final.status}")
     return final
-
-
-def _fmt(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    minutes, secs = divmod(seconds, 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from hsnap.cloud import Cloud
-from hsnap.errors import HsnapError
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings
-
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    del task, task_run
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, HsnapError) and error.transient
+from tasks.retry import retry_if_transient
 
 
 @task(
@@ -25,7 +17,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[10.0, 30.0],
-    retry_condition_fn=_transient,
+    retry_condition_fn=retry_if_transient,
 )
 def select_servers(
     label_selector: str | None, names: list[str], exclude: list[str], token_secret: str | None

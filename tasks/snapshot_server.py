@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
@@ -11,17 +9,11 @@ from prefect.runtime import flow_run, task_run
 from hsnap.cloud import Cloud
 from hsnap.models import SnapshotOutcome
 from hsnap.settings import load_settings
-from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
+from hsnap.snapshot import SnapshotPlan, take_snapshot
+from tasks.retry import retry_if_transient
 
 RETRIES = 2
 RETRY_DELAYS_S = [15.0, 60.0]
-
-
-def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect retries a server only when its failure was transient (5xx, 429, timeouts...)."""
-    del task, task_run
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, SnapshotError) and error.transient
 
 
 @task(

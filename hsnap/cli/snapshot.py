@@ -1,7 +1,8 @@
-"""Snapshot commands: run, demo, status."""
+"""Snapshot commands: run, demo, status, recover."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated
 
@@ -46,6 +47,18 @@ def run(
     label: Labels = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     verbose: Verbose = False,
+    consistent: Annotated[
+        bool, typer.Option("--consistent", help="Shut each server down first; power it on after.")
+    ] = False,
+    force_poweroff: Annotated[
+        bool,
+        typer.Option(
+            "--force-poweroff", help="With --consistent: force off a guest that ignores ACPI."
+        ),
+    ] = False,
+    shutdown_wait_minutes: Annotated[
+        float, typer.Option(help="Minutes for a guest to power off.")
+    ] = 10.0,
 ) -> None:
     """Snapshot servers now (HCLOUD_TOKEN, HCLOUD_ENDPOINT), waiting out locks."""
     try:
@@ -64,6 +77,9 @@ def run(
             "description_template": description_template,
             "labels": labels,
             "token_secret": token_secret,
+            "consistent": consistent,
+            "force_poweroff": force_poweroff,
+            "shutdown_wait_minutes": shutdown_wait_minutes,
         },
         as_json=as_json,
         verbose=verbose,
@@ -130,3 +146,24 @@ def status(
     out.print(f"{found.name} (id {found.id}, {found.status}): locked by")
     for action in holders:
         out.print(f"  {action.command} action {action.id}, {action.progress}% done")
+
+
+@app.command(rich_help_panel="Snapshots")
+def recover(
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    as_json: AsJson = False,
+) -> None:
+    """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
+    from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+
+    try:
+        results = run_locally(token_secret=token_secret)
+    except HsnapError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in results], indent=2))
+    elif not results:
+        out.print("no server is marked for restart")
+    for r in [] if as_json else results:
+        out.print(f"{r.server} (id {r.server_id}): {r.result} {r.detail}".rstrip())
+    raise typer.Exit(1 if any(r.result == "failed" for r in results) else 0)

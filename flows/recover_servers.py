@@ -1,0 +1,40 @@
+"""The recover flow: power on servers an interrupted consistent-mode run left powered off."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import State, flow, get_run_logger
+from prefect.states import Completed, Failed
+
+from hsnap.power import Recovery
+from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
+from tasks.recover import recover_servers as recover_task
+
+
+@flow(name="recover-servers", validate_parameters=True)
+def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
+    """Power on servers marked hsnap/restart by a run that is no longer running, then unmark them.
+
+    Args:
+        token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+    """
+    load_settings(token_secret)
+    results = recover_task(token_secret)
+    data = [asdict(r) for r in results]
+    failed = [r.server for r in results if r.result == "failed"]
+    if failed:
+        return Failed(message=f"could not power on {', '.join(failed)}: start by hand", data=data)
+    message = f"{len(results)} marked server(s) handled" if results else "no server was marked"
+    get_run_logger().info(message)
+    return Completed(message=message, data=data)
+
+
+def run_locally(**parameters: Any) -> list[Recovery]:
+    """Run the flow in this process; the recovery rows (also when some failed)."""
+    state = recover_servers(**parameters, return_state=True)
+    data: Any = state.result(raise_on_failure=False)
+    if isinstance(data, BaseException):
+        raise data
+    return [Recovery(**row) for row in data]

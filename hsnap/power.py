@@ -1,0 +1,205 @@
+"""Consistent snapshots: shut the guest down, and always bring it back.
+
+Before anything changes the power state, the server gets the label ``hsnap/restart=<run id>``. The
+snapshot procedure calls ``restore()`` on every path after a shutdown (success, snapshot error,
+timeouts, transient errors before a Prefect retry); if the process dies in between, the label
+stays, and the next run (or ``hsnap recover``) finds the server and powers it on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hsnap.clock import Deadline
+from hsnap.errors import GoneError, HsnapError, PermanentError
+from hsnap.models import ServerRef
+from hsnap.policy import RESTART_LABEL
+from hsnap.waiting import FIRST_POLL_S, MAX_POLL_S, ServerRun, fmt, start_unlocked, wait_action
+
+NO_SNAPSHOT = "the server was not shut down and no snapshot was made"
+
+
+@dataclass
+class PowerGuard:
+    """Shuts one server down for its snapshot and restores its power afterwards."""
+
+    run: ServerRun
+    run_id: str
+    force: bool
+    lock_timeout_s: float
+    shutdown_timeout_s: float
+    poweron_timeout_s: float
+    was_running: bool = False
+    shut_down: bool = False
+    off_since: float | None = None
+    off_s: float = 0.0
+    running_again: bool | None = None
+    left_off: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def shut_down_server(self) -> None:
+        """Mark, then ACPI shutdown and wait for ``off``; force it off only if allowed."""
+        cloud, server_id = self.run.cloud, self.run.server.id
+        server = cloud.get_server(server_id)
+        if server.status != "running":
+            self.run.say("creating", "server is %s: snapshotting it as it is", server.status)
+            return
+        self.was_running = True
+        cloud.set_labels(server_id, {**server.labels, RESTART_LABEL: self.run_id})
+        self._send("shutdown", Deadline(cloud.clock, self.lock_timeout_s))
+        self.shut_down = True
+        if self._wait_status("off", self.shutdown_timeout_s):
+            return
+        if not self.force:
+            raise PermanentError(
+                f"the guest did not power off within {fmt(self.shutdown_timeout_s)} of the ACPI "
+                "shutdown (does it ignore ACPI?); no snapshot was made. Allow forcing "
+                "(force_poweroff / --force-poweroff) or fix the guest's shutdown handling",
+                code="shutdown_timeout",
+            )
+        self.run.say("stopping", "ACPI shutdown ignored; forcing power off")
+        self.notes.append("forced off")
+        self._send("poweroff", Deadline(cloud.clock, self.lock_timeout_s))
+        if not self._wait_status("off", self.shutdown_timeout_s):
+            raise PermanentError("still not off after a forced power off", code="poweroff_timeout")
+
+    def _send(self, verb: str, deadline: Deadline) -> None:
+        cloud, server_id = self.run.cloud, self.run.server.id
+        action = start_unlocked(
+            self.run,
+            deadline,
+            lambda: cloud.power(server_id, verb),
+            NO_SNAPSHOT,
+            "lock_wait_minutes / --lock-wait-minutes",
+        )
+        self.run.say("stopping", "%s sent (action %s)", verb, action.id)
+        wait_action(self.run, action, Deadline(cloud.clock, self.shutdown_timeout_s), verb)
+
+    def _wait_status(self, wanted: str, seconds: float) -> bool:
+        """Poll the server's status until it is ``wanted``; False at the deadline."""
+        cloud = self.run.cloud
+        deadline = Deadline(cloud.clock, seconds)
+        interval = FIRST_POLL_S
+        while True:
+            status = cloud.get_server(self.run.server.id).status
+            if status == wanted:
+                if wanted == "off":
+                    self.off_since = cloud.clock.now()
+                    self.run.say("stopping", "server is off")
+                return True
+            if deadline.expired():
+                return False
+            deadline.sleep(interval)
+            interval = min(interval * 1.5, MAX_POLL_S)
+
+    def restore(self) -> None:
+        """Power the server on again if it was running before; never raises an hsnap error."""
+        if not self.was_running:
+            return
+        cloud = self.run.cloud
+        try:
+            power_on(self.run, Deadline(cloud.clock, self.poweron_timeout_s))
+        except GoneError:
+            self.running_again = None
+            return
+        except HsnapError as exc:
+            self.running_again = False
+            self.left_off = (
+                f"LEFT OFF: could not power the server on again ({exc}); start it by hand "
+                "or run hsnap recover"
+            )
+            self.run.log.error("%s (id %s): %s", self.run.name, self.run.server.id, self.left_off)  # noqa: TRY400 -- the message is the alert
+            return
+        finally:
+            if self.off_since is not None:
+                self.off_s = cloud.clock.now() - self.off_since
+        self.running_again = True
+
+
+def power_on(run: ServerRun, deadline: Deadline) -> None:
+    """Bring the server to ``running`` (waiting out locks and transient errors); then unmark it."""
+    cloud, server_id = run.cloud, run.server.id
+    interval = FIRST_POLL_S
+    last_error: HsnapError | None = None
+    while True:
+        try:
+            server = cloud.get_server(server_id)
+            if server.status == "running":
+                break
+            if server.status == "off":
+                action = start_unlocked(
+                    run,
+                    deadline,
+                    lambda: cloud.power(server_id, "poweron"),
+                    "the server is still off",
+                    "a longer power-on wait",
+                )
+                run.say("creating", "power on sent (action %s)", action.id)
+                wait_action(run, action, deadline, "poweron")
+                continue
+        except GoneError:
+            raise
+        except HsnapError as exc:  # transient errors, a failed poweron action: try again
+            last_error = exc
+            run.log.warning("%s (id %s): power on: %s", run.name, server_id, exc)
+        if deadline.expired():
+            raise PermanentError(
+                f"not running after {fmt(deadline.elapsed())}"
+                + (f" (last error: {last_error})" if last_error else ""),
+                code="left_off",
+            )
+        deadline.sleep(interval)
+        interval = min(interval * 1.5, MAX_POLL_S)
+    run.say("creating", "server is running again")
+    labels = cloud.get_server(server_id).labels
+    if RESTART_LABEL in labels:
+        cloud.set_labels(server_id, {k: v for k, v in labels.items() if k != RESTART_LABEL})
+
+
+RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone"]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    server: str
+    server_id: int
+    run_id: str
+    result: RecoveryResult
+    detail: str = ""
+
+
+def recover(
+    cloud_run: Callable[[ServerRef], ServerRun],
+    marked: list[ServerRef],
+    is_active: Callable[[str], bool],
+    timeout_s: float,
+) -> list[Recovery]:
+    """Power on (and unmark) servers an interrupted run left marked; skip runs still going."""
+    results: list[Recovery] = []
+    for server in marked:
+        run_id = server.labels.get(RESTART_LABEL, "")
+        if is_active(run_id):
+            results.append(Recovery(server.name, server.id, run_id, "skipped", "its run is active"))
+            continue
+        run = cloud_run(server)
+        was = server.status
+        run.log.warning(
+            "%s (id %s): marked for restart by run %s and %s: restoring power",
+            server.name,
+            server.id,
+            run_id,
+            was,
+        )
+        try:
+            power_on(run, Deadline(run.cloud.clock, timeout_s))
+        except GoneError:
+            results.append(Recovery(server.name, server.id, run_id, "gone"))
+            continue
+        except HsnapError as exc:
+            results.append(Recovery(server.name, server.id, run_id, "failed", str(exc)))
+            continue
+        result: RecoveryResult = "unmarked" if was == "running" else "restarted"
+        results.append(Recovery(server.name, server.id, run_id, result, f"was {was}"))
+    return results

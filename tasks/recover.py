@@ -1,0 +1,58 @@
+"""The Prefect task that restores power to servers an interrupted consistent run left off."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
+
+from hsnap.cloud import Cloud
+from hsnap.models import ServerRef
+from hsnap.policy import RESTART_LABEL
+from hsnap.power import Recovery, recover
+from hsnap.settings import load_settings
+from hsnap.waiting import ServerRun
+from tasks.retry import retry_if_transient
+
+POWER_ON_TIMEOUT_S = 3600.0
+
+
+def run_is_active(run_id: str) -> bool:
+    """True when ``run_id`` is another flow run that has not finished (it will restore itself)."""
+    if not run_id or run_id == str(flow_run.id):
+        return False
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(run_id)).state
+    except (ValueError, ObjectNotFound):
+        return False  # not a run this Prefect knows: nobody else will restore the server
+    return state is not None and not state.is_final()
+
+
+@task(
+    name="recover-servers",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=10,
+    retry_condition_fn=retry_if_transient,
+)
+def recover_servers(token_secret: str | None) -> list[Recovery]:
+    """Find servers marked ``hsnap/restart`` by a run that is no longer active and power them on."""
+    log = get_run_logger()
+    cloud = Cloud(load_settings(token_secret))
+    marked = cloud.list_servers(RESTART_LABEL)
+    if not marked:
+        return []
+    log.warning("%d server(s) still marked for restart by an earlier run", len(marked))
+
+    def server_run(server: ServerRef) -> ServerRun:
+        return ServerRun(cloud, server, log)
+
+    results = recover(server_run, marked, run_is_active, POWER_ON_TIMEOUT_S)
+    for r in results:
+        log.warning("%s (id %s): recovery %s %s", r.server, r.server_id, r.result, r.detail)
+    return results
