@@ -127,10 +127,11 @@ def snapshot_servers(
         task = snapshot_server.with_options(retry_delay_seconds=scaled)
         outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
     pruned: list[PruneRow] = []
+    prune_error: str | None = None
     if retention is not None:
-        pruned = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
+        pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
     rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
-    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned)))
+    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error))
 
 
 def _prune_succeeded(
@@ -139,14 +140,21 @@ def _prune_succeeded(
     outcomes: list[SnapshotOutcome],
     dry_run: bool,
     token_secret: str,
-) -> list[PruneRow]:
-    """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run."""
+) -> tuple[list[PruneRow], str | None]:
+    """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run.
+
+    Returns the plan's rows, and what went wrong if the retention step failed as a whole.
+    """
     done = [o.server_id for o in outcomes if o.status != "failed" and o.server_id is not None]
     failed = [o.server_id for o in outcomes if o.status == "failed" and o.server_id is not None]
     if not done:
         get_run_logger().info("retention skipped: no server was snapshotted in this run")
-        return []
-    return prune(retention, timezone, done, failed, dry_run, token_secret)
+        return [], None
+    try:
+        return prune(retention, timezone, done, failed, dry_run, token_secret), None
+    except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
+        get_run_logger().error("retention failed: %s", exc)
+        return [], f"{type(exc).__name__}: {exc}"
 
 
 def _snapshot_all(
@@ -225,9 +233,11 @@ def _publish(result: RunReport) -> State[Any]:
     if result.pruned:
         publish_prune_plan(list(result.pruned))
         message += "; retention: " + reporting.prune_verdict(result.pruned)
+    if result.prune_error:
+        message += f"; retention failed: {result.prune_error}"
     get_run_logger().info(message)
     data = result.to_dict()
-    if result.failed or result.prune_failed:
+    if result.failed or result.prune_failed or result.prune_error:
         return Failed(message=message, data=data)
     return Completed(message=message, data=data)
 

@@ -24,6 +24,7 @@ from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, Tra
 from hsnap.governor import GovernedAdapter, governor_for
 from hsnap.models import ActionRef, ImageRef, ServerRef
 from hsnap.settings import Settings
+from hsnap.watcher import ActionWatcher, watcher_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class Cloud:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.clock = clock or Clock(settings.time_scale)
+        self.settings = settings
         self.endpoint = settings.endpoint
         self._client = hcloud.Client(
             token=settings.token.get_secret_value(),
@@ -77,6 +79,11 @@ class Cloud:
         adapter = GovernedAdapter(self.governor)
         base._session.mount("https://", adapter)
         base._session.mount("http://", adapter)
+
+    @property
+    def watcher(self) -> ActionWatcher:
+        """The project's shared action poller (one per process, its own HTTP session)."""
+        return watcher_for(self.settings, lambda: Cloud(self.settings, self.clock))
 
     # -- error translation -------------------------------------------------------------------
 

@@ -42,6 +42,15 @@ class RateGovernor:
         capacity = float(self.limit or HOUR)
         return min(capacity, self._tokens + (now - self._at) * self.refill_per_s)
 
+    def pressure(self) -> float:
+        """0 while at least half the bucket is left, rising to 1 as it empties."""
+        with self._lock:
+            tokens = self._estimate(self.clock.now())
+        if tokens is None:
+            return 0.0
+        half = (self.limit or HOUR) / 2
+        return max(0.0, min(1.0, 1 - tokens / half))
+
     def before_request(self) -> None:
         """Block until the budget allows one more request, then count it."""
         while True:

@@ -104,6 +104,7 @@ class RunReport:
     dry_run: bool
     outcomes: tuple[SnapshotOutcome, ...]
     pruned: tuple[PruneRow, ...] = ()
+    prune_error: str | None = None  # the retention step failed as a whole: what went wrong
 
     @property
     def prune_failed(self) -> tuple[PruneRow, ...]:
@@ -127,6 +128,7 @@ class RunReport:
             "failed": len(self.failed),
             "servers": [o.to_dict() for o in self.outcomes],
             "pruned": [r.to_dict() for r in self.pruned],
+            "prune_error": self.prune_error,
         }
 
     @classmethod
@@ -136,4 +138,5 @@ class RunReport:
             for row in data["servers"]
         )
         pruned = tuple(PruneRow.from_dict(r) for r in data.get("pruned", ()))
-        return cls(data["flow_run_id"], data["dry_run"], outcomes, pruned)
+        prune_error = data.get("prune_error")
+        return cls(data["flow_run_id"], data["dry_run"], outcomes, pruned, prune_error)

@@ -37,6 +37,8 @@ class PowerGuard:
     off_s: float = 0.0
     running_again: bool | None = None
     left_off: str | None = None
+    #: a shutdown/poweroff was sent (maybe: its answer can be lost) and no wait for ``off`` ended
+    off_pending: bool = False
     notes: list[str] = field(default_factory=list)
 
     def shut_down_server(self) -> None:
@@ -67,6 +69,7 @@ class PowerGuard:
 
     def _send(self, verb: str, deadline: Deadline) -> None:
         cloud, server_id = self.run.cloud, self.run.server.id
+        self.off_pending = True  # from here on the API may have carried it out, answer or not
         action = start_unlocked(
             self.run,
             deadline,
@@ -84,6 +87,8 @@ class PowerGuard:
         interval = FIRST_POLL_S
         while True:
             status = cloud.get_server(self.run.server.id).status
+            if status == wanted or deadline.expired():
+                self.off_pending = False
             if status == wanted:
                 if wanted == "off":
                     self.off_since = cloud.clock.now()
@@ -100,6 +105,8 @@ class PowerGuard:
             return
         cloud = self.run.cloud
         try:
+            if self.off_pending:
+                self._await_pending_off()
             power_on(self.run, Deadline(cloud.clock, self.poweron_timeout_s))
         except GoneError:
             self.running_again = None
@@ -116,6 +123,15 @@ class PowerGuard:
             if self.off_since is not None:
                 self.off_s = cloud.clock.now() - self.off_since
         self.running_again = True
+
+    def _await_pending_off(self) -> None:
+        """The guest may still be going down (the answer to a shutdown was lost): let it get
+        ``off`` first, or power on would find it running and it would go off after we left."""
+        try:
+            if self._wait_status("off", self.shutdown_timeout_s):
+                self.shut_down = True
+        except HsnapError as exc:  # power_on reads (and retries) on its own
+            self.run.log.warning("%s (id %s): %s", self.run.name, self.run.server.id, exc)
 
 
 def power_on(run: ServerRun, deadline: Deadline) -> None:

@@ -93,7 +93,7 @@ CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
 
 def exit_code(report: RunReport) -> int:
     """0 when every server succeeded (or was planned), 2 when credentials failed, else 1."""
-    if not report.failed and not report.prune_failed:
+    if not report.failed and not report.prune_failed and not report.prune_error:
         return 0
     if report.failed and all(o.error_code in CREDENTIAL_CODES for o in report.failed):
         return 2

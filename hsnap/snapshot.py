@@ -225,44 +225,54 @@ def _wait_available(
     run: _Run, plan: SnapshotPlan, image: ImageRef, action: ActionRef | None
 ) -> ImageRef:
     deadline = Deadline(run.cloud.clock, plan.snapshot_timeout_s)
-    interval = FIRST_POLL_S
     try:
-        while True:
-            if action is not None:
-                current = run.cloud.get_action(action.id)
-                if current.status == "error":
-                    raise PermanentError(
-                        f"the snapshot action {action.id} failed: {current.error_message} "
-                        f"({current.error_code})",
-                        code=current.error_code or "action_failed",
-                    )
-                if current.status == "success":
-                    break
-                progress: int | None = current.progress
-            else:
-                if run.cloud.get_image(image.id).status != "creating":
-                    break
-                progress = None
-            if deadline.expired():
-                raise PermanentError(
-                    f"image {image.id} still creating after {fmt(deadline.elapsed())}; it may "
-                    "still finish: check it in the console, or allow a longer wait "
-                    "(snapshot_wait_minutes / --snapshot-wait-minutes)",
-                    code="snapshot_timeout",
-                )
-            run.say(
-                "snapshotting",
-                "image %s %s%%",
-                image.id,
-                progress if progress is not None else "?",
-                progress=progress,
-                level=logging.DEBUG,
-            )
-            deadline.sleep(interval)
-            interval = min(interval * 1.5, MAX_POLL_S)
+        if action is not None:
+            _wait_create_action(run, image, action, deadline)
+        else:
+            _wait_image(run, image, deadline)
     finally:
         run.snapshot_s += deadline.elapsed()
     final = run.cloud.get_image(image.id)
     if final.status != "available":
         raise PermanentError(f"image {image.id} ended {final.status}", code=f"image_{final.status}")
     return final
+
+
+def _wait_create_action(run: _Run, image: ImageRef, action: ActionRef, deadline: Deadline) -> None:
+    def report(current: ActionRef) -> None:
+        run.say(
+            "snapshotting",
+            "image %s %d%%",
+            image.id,
+            current.progress,
+            progress=current.progress,
+            level=logging.DEBUG,
+        )
+
+    final = run.cloud.watcher.wait(action.id, deadline, report)
+    if final is None:
+        raise _snapshot_timeout(image, deadline)
+    if final.status == "error":
+        raise PermanentError(
+            f"the snapshot action {action.id} failed: {final.error_message} ({final.error_code})",
+            code=final.error_code or "action_failed",
+        )
+
+
+def _wait_image(run: _Run, image: ImageRef, deadline: Deadline) -> None:
+    """No action to wait on (a resumed image whose action ended): watch the image itself."""
+    interval = FIRST_POLL_S
+    while run.cloud.get_image(image.id).status == "creating":
+        if deadline.expired():
+            raise _snapshot_timeout(image, deadline)
+        deadline.sleep(interval)
+        interval = min(interval * 1.5, MAX_POLL_S)
+
+
+def _snapshot_timeout(image: ImageRef, deadline: Deadline) -> PermanentError:
+    return PermanentError(
+        f"image {image.id} still creating after {fmt(deadline.elapsed())}; it may still finish: "
+        "check it in the console, or allow a longer wait "
+        "(snapshot_wait_minutes / --snapshot-wait-minutes)",
+        code="snapshot_timeout",
+    )

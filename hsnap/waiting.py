@@ -67,15 +67,18 @@ def lock_timeout(
     )
 
 
-def wait_unlocked(run: ServerRun, deadline: Deadline, consequence: str, knob: str) -> None:
-    """Return once no action holds the server's lock; LockedError at the deadline."""
-    interval = FIRST_POLL_S
+def wait_unlocked(run: ServerRun, deadline: Deadline, consequence: str, knob: str) -> bool:
+    """Return once no action holds the server's lock (True if any did); LockedError at the deadline.
+
+    Lists what holds the lock (one request), then waits for those actions through the project's
+    shared watcher (no requests of its own), and lists again: a new action may have taken over.
+    """
     locked_since: float | None = None  # lock wait counts from the first check that saw a lock
     try:
         while True:
             holders = run.cloud.running_actions(run.server.id)
             if not holders:
-                return
+                return locked_since is not None
             if locked_since is None:
                 locked_since = deadline.elapsed()
             for action in holders:
@@ -90,60 +93,69 @@ def wait_unlocked(run: ServerRun, deadline: Deadline, consequence: str, knob: st
                         progress=action.progress,
                     )
                 run.holders[action.id] = f"{action.command} #{action.id}"
+            for action in holders:
+                if deadline.expired():
+                    raise lock_timeout(deadline, holders, consequence, knob)
+                run.cloud.watcher.wait(action.id, deadline, _still_locked(run, deadline))
             if deadline.expired():
                 raise lock_timeout(deadline, holders, consequence, knob)
-            wait = min(interval, deadline.remaining())
-            run.say(
-                "waiting",
-                "still locked by %s; next check in %s",
-                ", ".join(a.describe() for a in holders),
-                fmt(wait),
-                progress=min(a.progress for a in holders),
-            )
-            deadline.sleep(wait)
-            interval = min(interval * 1.5, MAX_POLL_S)
     finally:
         if locked_since is not None:
             run.lock_wait_s += deadline.elapsed() - locked_since
 
 
+def _still_locked(run: ServerRun, deadline: Deadline) -> Callable[[ActionRef], None]:
+    def report(action: ActionRef) -> None:
+        run.say(
+            "waiting",
+            "still locked by %s; waiting up to %s more",
+            action.describe(),
+            fmt(deadline.remaining()),
+            progress=action.progress,
+        )
+
+    return report
+
+
 def start_unlocked(
     run: ServerRun, deadline: Deadline, start: Callable[[], T], consequence: str, knob: str
 ) -> T:
-    """Wait for the lock to clear, then ``start()``; a 423 (a new lock) goes back to waiting."""
+    """``start()``; on 423 wait for the lock to clear and try again, until the deadline.
+
+    Starting first and listing the lock holders only after a 423 costs one request for a server
+    that is not locked, which is most of them.
+    """
     backoff = FIRST_POLL_S
     while True:
-        wait_unlocked(run, deadline, consequence, knob)
         try:
             return start()
         except LockedError:
             if deadline.expired():
                 raise lock_timeout(deadline, None, consequence, knob) from None
-            run.say("waiting", "locked again between check and start; waiting for the new lock")
-            # a 423 while no running action shows must not become a tight loop of POSTs
-            paused = deadline.elapsed()
-            deadline.sleep(backoff)
-            run.lock_wait_s += deadline.elapsed() - paused
-            backoff = min(backoff * 1.5, MAX_POLL_S)
+        if wait_unlocked(run, deadline, consequence, knob):
+            continue
+        # a 423 while no running action shows must not become a tight loop of POSTs
+        run.say(
+            "waiting", "locked, but no running action shows why; trying again in %s", fmt(backoff)
+        )
+        paused = deadline.elapsed()
+        deadline.sleep(backoff)
+        run.lock_wait_s += deadline.elapsed() - paused
+        backoff = min(backoff * 1.5, MAX_POLL_S)
 
 
 def wait_action(run: ServerRun, action: ActionRef, deadline: Deadline, what: str) -> ActionRef:
-    """Poll an action until it ends; PermanentError if it fails or outlasts the deadline."""
-    interval = FIRST_POLL_S
-    while True:
-        current = run.cloud.get_action(action.id)
-        if current.status == "success":
-            return current
-        if current.status == "error":
-            raise PermanentError(
-                f"the {what} action {action.id} failed: {current.error_message} "
-                f"({current.error_code})",
-                code=current.error_code or "action_failed",
-            )
-        if deadline.expired():
-            raise PermanentError(
-                f"the {what} action {action.id} still runs after {fmt(deadline.elapsed())}",
-                code=f"{current.command}_timeout",
-            )
-        deadline.sleep(interval)
-        interval = min(interval * 1.5, MAX_POLL_S)
+    """Wait (through the shared watcher) until an action ends; PermanentError if it fails or
+    outlasts the deadline."""
+    final = run.cloud.watcher.wait(action.id, deadline)
+    if final is None:
+        raise PermanentError(
+            f"the {what} action {action.id} still runs after {fmt(deadline.elapsed())}",
+            code=f"{what}_timeout",
+        )
+    if final.status == "error":
+        raise PermanentError(
+            f"the {what} action {action.id} failed: {final.error_message} ({final.error_code})",
+            code=final.error_code or "action_failed",
+        )
+    return final

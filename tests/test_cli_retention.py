@@ -174,3 +174,20 @@ def test_plan_table_names_the_servers_and_the_prune(hsnap_env: HsnapEnv) -> None
     assert "1 would be deleted (dry run)" in result.stdout
     assert images_by_description(sim) == before
     assert sim.state.ground_truth()["created_images"] == []
+
+
+def test_plan_says_so_and_exits_1_when_retention_cannot_list_the_images(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(world())
+    with sim.state.lock:
+        sim.state.project().faults.add(
+            FaultRule(method="GET", path="/images", code="server_error", count=1000)
+        )
+
+    result = invoke("plan", *BARE)
+
+    assert result.exit_code == 1, result.output
+    assert "2 server(s) would be snapshotted" in result.stdout
+    assert "retention failed" in result.stderr
+    assert "listing images" in result.stderr

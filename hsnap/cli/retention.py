@@ -17,6 +17,7 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
+    err,
     fail,
     out,
     quiet_prefect_console,
@@ -127,4 +128,6 @@ def plan(
         _print_prune(
             reporting.prune_rows(result.pruned), reporting.prune_verdict(result.pruned), False, None
         )
+    if result.prune_error:
+        err.print(f"[red]hsnap: retention failed: {result.prune_error}[/red]", highlight=False)
     raise typer.Exit(reporting.exit_code(result))

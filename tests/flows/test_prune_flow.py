@@ -246,3 +246,27 @@ def test_an_unknown_timezone_fails_the_prune_flow_before_any_request(hsnap_env: 
     assert state.is_failed()
     assert isinstance(state.result(raise_on_failure=False), ConfigError)
     assert sim.state.request_counts() == []
+
+
+def test_a_failing_retention_step_still_publishes_the_snapshot_report(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(world())
+    from hcloud_sim.faults import FaultRule  # noqa: PLC0415 -- only these tests add rules
+
+    with sim.state.lock:  # listing the images fails (after hsnap's read retries) for the run
+        sim.state.project().faults.add(
+            FaultRule(method="GET", path="/images", code="server_error", count=1000)
+        )
+    before = survivors(sim)
+
+    state = snapshot_servers(retention=BARE, return_state=True)
+
+    assert state.is_failed()
+    assert "retention failed" in (state.message or "")
+    report = RunReport.from_dict(state.result(raise_on_failure=False))
+    assert {o.status for o in report.outcomes} == {"succeeded"}
+    assert report.pruned == ()
+    assert "listing images" in (report.prune_error or "")
+    assert "snapshot-report" in artifacts_of(flow_run_id(state))
+    assert before <= survivors(sim)  # nothing was deleted

@@ -190,7 +190,9 @@ def test_lock_that_never_releases_fails_with_lock_timeout(make_sim: SimFactory) 
     assert "no snapshot was made" in outcome.error
     assert "Try again later, or allow a longer wait" in outcome.error
     assert created(sim) == []
-    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image") == 0
+    # hsnap tries the create once (a 423 is how it learns of the lock), and never again after
+    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 201) == 0
+    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 423) == 1
 
 
 def test_a_30_day_lock_from_the_scenario(make_sim: SimFactory) -> None:
