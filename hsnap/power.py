@@ -175,6 +175,10 @@ def power_on(run: ServerRun, deadline: Deadline) -> None:
 
 
 RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone"]
+#: how long a server must stay off, unlocked and marked by a run Prefect still shows as active
+#: before recovery takes it over: a live run is never idle that long with its server off (it
+#: snapshots or powers on), while a killed local process never reports its end to Prefect
+ABANDONED_AFTER_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,10 @@ def recover(
     results: list[Recovery] = []
     for server in marked:
         run_id = server.labels.get(RESTART_LABEL, "")
-        if is_active(run_id):
+        run = cloud_run(server)
+        if is_active(run_id) and not _abandoned(run, run_id):
             results.append(Recovery(server.name, server.id, run_id, "skipped", "its run is active"))
             continue
-        run = cloud_run(server)
         was = server.status
         run.log.warning(
             "%s (id %s): marked for restart by run %s and %s: restoring power",
@@ -219,3 +223,31 @@ def recover(
         result: RecoveryResult = "unmarked" if was == "running" else "restarted"
         results.append(Recovery(server.name, server.id, run_id, result, f"was {was}"))
     return results
+
+
+def _abandoned(run: ServerRun, run_id: str) -> bool:
+    """True if the server stays off, unlocked and marked by ``run_id`` for ABANDONED_AFTER_S."""
+    cloud, server_id = run.cloud, run.server.id
+    deadline = Deadline(cloud.clock, ABANDONED_AFTER_S)
+    interval = FIRST_POLL_S
+    try:
+        while True:
+            server = cloud.get_server(server_id)
+            if server.status != "off" or server.labels.get(RESTART_LABEL) != run_id:
+                return False
+            if cloud.running_actions(server_id):
+                return False
+            if deadline.expired():
+                run.log.warning(
+                    "%s (id %s): run %s still shows as active but left the server off and idle "
+                    "for %s (killed?): taking over",
+                    run.name,
+                    server_id,
+                    run_id,
+                    fmt(deadline.elapsed()),
+                )
+                return True
+            deadline.sleep(interval)
+            interval = min(interval * 1.5, MAX_POLL_S)
+    except HsnapError:
+        return False  # not sure: leave it to its run (power_on reports a server that is gone)

@@ -233,6 +233,8 @@ def _wait_available(
     finally:
         run.snapshot_s += deadline.elapsed()
     final = run.cloud.get_image(image.id)
+    if final.status == "creating":
+        raise _snapshot_timeout(image, deadline)
     if final.status != "available":
         raise PermanentError(f"image {image.id} ended {final.status}", code=f"image_{final.status}")
     return final
@@ -251,7 +253,7 @@ def _wait_create_action(run: _Run, image: ImageRef, action: ActionRef, deadline:
 
     final = run.cloud.watcher.wait(action.id, deadline, report)
     if final is None:
-        raise _snapshot_timeout(image, deadline)
+        return  # deadline passed unseen (polls may have failed): the image itself will tell
     if final.status == "error":
         raise PermanentError(
             f"the snapshot action {action.id} failed: {final.error_message} ({final.error_code})",

@@ -31,7 +31,6 @@ from tests.hsnap.test_snapshot import APP_1, RUN, add_fault, connect, created, i
 SCALE = 600.0  # simulated seconds per real second, on both sides
 SHUTDOWN = "/servers/*/actions/shutdown"
 POWERON = "/servers/*/actions/poweron"
-POWEROFF = "/servers/*/actions/poweroff"
 
 # -- the invariant every test here must keep ------------------------------------------------------
 
@@ -66,9 +65,7 @@ def no_server_left_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             if (s := servers.get(i)) is not None
             and (s["status"] != "running" or RESTART_LABEL in s["labels"])
         ]
-    assert not problems, "servers that were running are left off or marked:\n" + "\n".join(
-        problems
-    )
+    assert not problems, "servers that were running are left off or marked:\n" + "\n".join(problems)
 
 
 def is_running(server: dict[str, Any]) -> bool:
@@ -153,7 +150,7 @@ def actions_of(sim: SimulatorServer, command: str) -> list[dict[str, Any]]:
 
 @contextmanager
 def on_event(
-    wanted: Callable[[ProgressEvent], bool], action: Callable[[ProgressEvent], None]
+    wanted: Callable[[ProgressEvent], bool], action: Callable[[ProgressEvent], object]
 ) -> Iterator[list[ProgressEvent]]:
     """Run ``action`` once, in hsnap's thread, at the first event ``wanted`` accepts."""
     seen: list[ProgressEvent] = []
@@ -222,8 +219,9 @@ def test_running_server_is_marked_shut_down_snapshotted_and_powered_on(
     assert outcome.status == "succeeded", outcome
     assert (outcome.shut_down, outcome.running_again) == (True, True)
     assert outcome.off_s > 50  # off for at least the one-minute snapshot
-    assert created(sim) == [outcome.image_id]
-    assert image_of(sim, outcome.image_id)["status"] == "available"
+    [image_id] = created(sim)
+    assert outcome.image_id == image_id
+    assert image_of(sim, image_id)["status"] == "available"
     server = assert_running_unmarked(sim)
     assert server["labels"] == {"env": "prod"}  # the mark is gone, nothing else changed
     assert (posts(sim, "shutdown"), posts(sim, "poweroff"), posts(sim, "poweron")) == (1, 0, 1)
@@ -300,10 +298,10 @@ def test_lock_between_snapshot_and_power_on_is_waited_out(make_sim: SimFactory) 
     def snapshot_ends_then_someone_locks(_: ProgressEvent) -> None:
         # the snapshot finishes now, and a foreign action takes the lock before hsnap looks again
         sim.state.finish_action(running_action(sim, "create_image"))
-        foreign.append(sim.state.lock_server(APP_1, command="change_server_type", duration=600))
+        foreign.append(sim.state.lock_server(APP_1, command="change_server_type", duration=300))
 
     # the lock outlasts lock_timeout_s: power on waits with its own, longer deadline
-    plan = consistent_plan(lock_timeout_s=120.0, poweron_timeout_s=3600.0)
+    plan = consistent_plan(lock_timeout_s=60.0, poweron_timeout_s=3600.0)
     with on_event(snapshot_started, snapshot_ends_then_someone_locks):
         outcome = take_snapshot(connect(sim), plan)
 
@@ -365,8 +363,8 @@ def test_server_that_was_off_is_snapshotted_as_it_is_and_stays_off(make_sim: Sim
 
 def test_lock_wait_timeout_after_shutdown_powers_on_again(make_sim: SimFactory) -> None:
     sim = make_sim(one(), time_scale=SCALE)
-    with on_event(is_off, lambda _: sim.state.lock_server(APP_1, duration=600)):
-        error = fails(sim, consistent_plan(lock_timeout_s=120.0, poweron_timeout_s=3600.0))
+    with on_event(is_off, lambda _: sim.state.lock_server(APP_1, duration=300)):
+        error = fails(sim, consistent_plan(lock_timeout_s=60.0, poweron_timeout_s=3600.0))
 
     outcome = error.outcome
     assert (outcome.status, outcome.error_code) == ("failed", "lock_timeout")
@@ -376,8 +374,8 @@ def test_lock_wait_timeout_after_shutdown_powers_on_again(make_sim: SimFactory) 
 
 
 def test_snapshot_wait_timeout_after_shutdown_powers_on_again(make_sim: SimFactory) -> None:
-    sim = make_sim(one(snapshot_duration=600), time_scale=SCALE)
-    error = fails(sim, consistent_plan(snapshot_timeout_s=120.0, poweron_timeout_s=3600.0))
+    sim = make_sim(one(snapshot_duration=300), time_scale=SCALE)
+    error = fails(sim, consistent_plan(snapshot_timeout_s=60.0, poweron_timeout_s=3600.0))
 
     outcome = error.outcome
     assert (outcome.status, outcome.error_code) == ("failed", "snapshot_timeout")
@@ -431,14 +429,24 @@ def recover_marked(sim: SimulatorServer, active: frozenset[str] = frozenset()) -
     return recover(lambda s: ServerRun(cloud, s, log), marked, active.__contains__, 3600.0)
 
 
-def test_recover_skips_servers_of_an_active_run_and_unmarks_running_ones(
+def test_recover_restores_servers_of_runs_that_ended_or_abandoned_them(
     make_sim: SimFactory,
 ) -> None:
+    live = {RESTART_LABEL: "live-run"}
     sim = make_sim(
         world(
             {"name": "off-1", "status": "off", "labels": {RESTART_LABEL: "dead-run"}},
-            {"name": "busy-1", "status": "off", "labels": {RESTART_LABEL: "live-run"}},
             {"name": "up-1", "labels": {RESTART_LABEL: "dead-run", "env": "prod"}},
+            # a live run: snapshotting its server (locked), or shutting it down (still running)
+            {
+                "name": "busy-1",
+                "status": "off",
+                "labels": live,
+                "running_actions": [{"command": "create_image", "duration": None}],
+            },
+            {"name": "stopping-1", "labels": live},
+            # a run Prefect still shows as running, but its server stays off and idle: killed
+            {"name": "zombie-1", "status": "off", "labels": live},
             {"name": "plain-1", "status": "off"},
         ),
         time_scale=SCALE,
@@ -448,13 +456,25 @@ def test_recover_skips_servers_of_an_active_run_and_unmarks_running_ones(
     assert sorted((r.server, r.result) for r in results) == [
         ("busy-1", "skipped"),
         ("off-1", "restarted"),
+        ("stopping-1", "skipped"),
         ("up-1", "unmarked"),
+        ("zombie-1", "restarted"),
     ]
     truth = {s["name"]: s for s in sim.state.ground_truth()["servers"]}
     assert (truth["off-1"]["status"], truth["off-1"]["labels"]) == ("running", {})
     assert (truth["up-1"]["status"], truth["up-1"]["labels"]) == ("running", {"env": "prod"})
-    assert truth["busy-1"]["status"] == "off"  # its run will bring it back itself
+    assert (truth["zombie-1"]["status"], truth["zombie-1"]["labels"]) == ("running", {})
+    assert (truth["busy-1"]["status"], truth["busy-1"]["labels"]) == ("off", live)
+    assert truth["stopping-1"]["labels"] == live  # its run will bring it back itself
     assert truth["plain-1"]["status"] == "off"  # never marked: not hsnap's to start
+
+    # once that run has ended, the next recovery takes the rest
+    sim.state.finish_action(running_action(sim, "create_image"))
+    again = recover_marked(sim)
+    assert sorted((r.server, r.result) for r in again) == [
+        ("busy-1", "restarted"),
+        ("stopping-1", "unmarked"),
+    ]
 
 
 # -- 9. a transient failure after the shutdown, then a retry -------------------------------------

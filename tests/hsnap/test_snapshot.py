@@ -207,7 +207,7 @@ def test_a_30_day_lock_from_the_scenario(make_sim: SimFactory) -> None:
     assert created(sim) == []
 
 
-def test_423_between_check_and_create_goes_back_to_waiting(make_sim: SimFactory) -> None:
+def test_a_423_on_create_goes_back_to_waiting(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
     add_fault(sim, method="POST", path=CREATE_IMAGE, code="locked", count=1)
     outcome = take_snapshot(connect(sim), plan_for())
@@ -215,8 +215,9 @@ def test_423_between_check_and_create_goes_back_to_waiting(make_sim: SimFactory)
     assert_succeeded_once(sim, outcome)
     assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 423) == 1
     assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 201) == 1
-    # it checked for a lock again before the second create
-    assert requests_to(sim, "GET", "/servers/{id}/actions") == 2
+    # the create is tried first; only the 423 made it list what holds the lock, once, before
+    # it tried again
+    assert requests_to(sim, "GET", "/servers/{id}/actions") == 1
 
 
 def test_a_423_that_persists_backs_off_and_times_out(make_sim: SimFactory) -> None:
@@ -290,8 +291,11 @@ def test_snapshot_slower_than_its_deadline(make_sim: SimFactory) -> None:
 @pytest.mark.parametrize(
     ("path", "code", "endpoint", "status"),
     [
+        # the lock holders are listed only after a 423: a short lock makes hsnap list them
         ("/servers/*/actions", "bad_gateway", "/servers/{id}/actions", 502),
-        ("/actions/*", "unavailable", "/actions/{id}", 503),
+        # the batch poll of the shared watcher (the glob sees the path without ``?id=..``)
+        ("/actions", "unavailable", "/actions", 503),
+        # the one read of the image once its action ended
         ("/images/*", "timeout", "/images/{id}", 504),
     ],
 )
@@ -299,15 +303,19 @@ def test_bursts_of_5xx_on_reads_are_retried(
     make_sim: SimFactory, path: str, code: str, endpoint: str, status: int
 ) -> None:
     sim = make_sim(world(), time_scale=SCALE)
+    if endpoint == "/servers/{id}/actions":
+        sim.state.lock_server(APP_1, command="reboot_server", duration=30)
     add_fault(sim, method="GET", path=path, code=code, count=READ_ATTEMPTS - 1)
     outcome = take_snapshot(connect(sim), plan_for())
 
     assert_succeeded_once(sim, outcome)
     assert requests_to(sim, "GET", endpoint, status) == READ_ATTEMPTS - 1
+    assert requests_to(sim, "GET", endpoint, 200) >= 1  # the burst was read through, not skipped
 
 
 def test_a_burst_longer_than_the_read_retries_is_transient(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
+    sim.state.lock_server(APP_1, command="reboot_server", duration=30)  # a 423 makes it list
     add_fault(sim, method="GET", path="/servers/*/actions", code="unavailable")  # no end
     error = fails(connect(sim), plan_for())
 
@@ -318,9 +326,36 @@ def test_a_burst_longer_than_the_read_retries_is_transient(make_sim: SimFactory)
     assert created(sim) == []
 
 
+def test_a_burst_on_the_batch_polls_only_delays_the_wait(make_sim: SimFactory) -> None:
+    # the shared watcher keeps polling through an outage longer than one read's retries: the
+    # task waits on (until its own deadline) instead of failing a snapshot that is being made
+    sim = make_sim(world(), time_scale=SCALE)
+    add_fault(sim, method="GET", path="/actions", code="unavailable", count=3 * READ_ATTEMPTS)
+    outcome = take_snapshot(connect(sim), plan_for())
+
+    assert_succeeded_once(sim, outcome)
+    assert outcome.attempts == 1
+    assert requests_to(sim, "GET", "/actions", 503) == 3 * READ_ATTEMPTS
+    assert requests_to(sim, "GET", "/actions", 200) >= 1
+
+
+def test_batch_polls_failing_until_the_deadline_still_see_the_finished_image(
+    make_sim: SimFactory,
+) -> None:
+    # the watcher never got an answer, but the image was made: the deadline must not report
+    # "still creating" for an available snapshot
+    sim = make_sim(world(), time_scale=SCALE)
+    add_fault(sim, method="GET", path="/actions", code="unavailable")  # no end
+    outcome = take_snapshot(connect(sim), plan_for(snapshot_timeout_s=300))
+
+    assert_succeeded_once(sim, outcome)
+    assert outcome.snapshot_s >= 300  # it waited its whole deadline, then looked at the image
+    assert requests_to(sim, "GET", "/actions", 200) == 0
+
+
 def test_429_answers_are_waited_out(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
-    add_fault(sim, method="GET", path="/actions/*", code="rate_limit_exceeded", count=3)
+    add_fault(sim, method="GET", path="/actions", code="rate_limit_exceeded", count=3)
     add_fault(sim, method="POST", path=CREATE_IMAGE, code="rate_limit_exceeded", count=1)
     cloud = connect(sim)
     before_429, before_wait = cloud.governor.responses_429, cloud.governor.waited_s
@@ -330,30 +365,35 @@ def test_429_answers_are_waited_out(make_sim: SimFactory) -> None:
     assert cloud.governor.responses_429 - before_429 == 4
     assert cloud.governor.waited_s > before_wait
     # hsnap, not the SDK, sent each again: one request per 429 and never a duplicate create
-    assert requests_to(sim, "GET", "/actions/{id}", 429) == 3
+    assert requests_to(sim, "GET", "/actions", 429) == 3
     assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 429) == 1
     assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 201) == 1
 
 
 def test_a_small_rate_budget_is_waited_out_not_failed(make_sim: SimFactory) -> None:
-    # 5 requests an hour, refilled like Hetzner's bucket (limit/3600 per second); a snapshot needs
-    # more than 5, so hsnap must wait for the bucket. A faster clock keeps it quick.
+    # 2 requests an hour, refilled like Hetzner's bucket (limit/3600 per second); a snapshot needs
+    # more than 2 (create, at least one poll, the image), so hsnap must wait for the bucket to
+    # refill. A faster clock keeps it quick.
     scale = 36000.0
-    budget = {"capacity": 5, "refill_per_second": 5 / 3600}
+    budget = {"capacity": 2, "refill_per_second": 2 / 3600}
     sim = make_sim(
         world({"name": "app-1", "snapshot_duration": 600}, rate_limit=budget), time_scale=scale
     )
     cloud = connect(sim, scale=scale)
-    before_429, before_wait = cloud.governor.responses_429, cloud.governor.waited_s
+    before_429 = cloud.governor.responses_429
+    started = sim.state.clock.now()
     outcome = take_snapshot(cloud, plan_for())
+    took = sim.state.clock.now() - started
 
     assert_succeeded_once(sim, outcome)
-    assert cloud.governor.waited_s > before_wait
     sent = sum(row["count"] for row in sim.state.request_counts())
     assert sent > budget["capacity"]
-    # the governor waited instead of spending requests on 429s
+    # more requests than the bucket holds and not one 429: the run waited for the refill (the
+    # watcher slowed its polls, the governor held requests back) instead of spending requests on
+    # 429s; it took at least as long as the bucket needed to refill the excess
     assert cloud.governor.responses_429 == before_429
     assert not [row for row in sim.state.request_counts() if row["status"] == 429]
+    assert took >= (sent - budget["capacity"]) / budget["refill_per_second"] * 0.95
 
 
 # -- 8.-9. no duplicate snapshot: lost answers to the create, retried attempts ---------------------
@@ -398,7 +438,10 @@ def test_create_not_carried_out_fails_transiently_without_an_image(make_sim: Sim
 
 def test_retry_resumes_the_image_of_the_failed_attempt(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
-    add_fault(sim, method="GET", path="/actions/*", code="unavailable", count=READ_ATTEMPTS)
+    # the answer to the create is lost and every read of the image list fails: the attempt
+    # fails transiently while its image is still being made
+    add_fault(sim, method="POST", path=CREATE_IMAGE, code="timeout", when="after", count=1)
+    add_fault(sim, method="GET", path="/images", code="unavailable", count=READ_ATTEMPTS)
     cloud = connect(sim)
     first = fails(cloud, plan_for())
     assert first.transient is True
@@ -415,14 +458,22 @@ def test_retry_resumes_the_image_of_the_failed_attempt(make_sim: SimFactory) -> 
 
 def test_retry_after_the_image_became_available_only_reports_it(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
-    add_fault(sim, method="GET", path="/actions/*", code="unavailable", count=READ_ATTEMPTS)
+    # every read of the finished image fails: the attempt fails transiently after the snapshot
+    # was made
+    add_fault(sim, method="GET", path="/images/*", code="unavailable", count=READ_ATTEMPTS)
     cloud = connect(sim)
-    fails(cloud, plan_for())
-    sim.state.clock.advance(3600)  # the snapshot finished while Prefect waited to retry
+    first = fails(cloud, plan_for())
+    assert first.transient is True
+    assert first.outcome.error_code == "unavailable"
+    [started] = created(sim)
+    assert image_of(sim, started)["status"] == "available"
+    sim.state.clock.advance(3600)  # Prefect waits before it retries
 
     outcome = take_snapshot(cloud, plan_for(), attempt=3)
     assert_succeeded_once(sim, outcome)
+    assert outcome.image_id == started
     assert (outcome.attempts, outcome.resumed) == (3, True)
+    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image") == 1
 
 
 def test_restarted_flow_run_with_nothing_to_resume_creates(make_sim: SimFactory) -> None:
@@ -531,7 +582,9 @@ def test_invalid_token_fails_with_advice(
     assert error.transient is False
     assert error.outcome.error_code == "unauthorized"
     assert "create an API token in the Hetzner Cloud Console" in (error.outcome.error or "")
-    assert requests_to(sim, "GET", "/servers/{id}/actions") == 1  # not retried
+    # the first request (the create) answered 401 and was not retried; nothing else was sent
+    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 401) == 1
+    assert sum(row["count"] for row in sim.state.request_counts()) == 1
     _no_secret_anywhere(error, caplog)
 
 
