@@ -183,7 +183,7 @@ class Cloud:
         for start in range(0, len(action_ids), 50):
             chunk = action_ids[start : start + 50]
             data = self._call(
-                f"{len(chunk)} actions",
+                f"polling {len(chunk)} action(s)",
                 lambda chunk=chunk: self._client.request(  # type: ignore[misc]
                     "GET", "/actions", params={"id": chunk, "per_page": 50}
                 ),

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hsnap.clock import Deadline
-from hsnap.errors import GoneError, HsnapError, PermanentError
-from hsnap.models import ServerRef
+from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError
+from hsnap.models import ActionRef, ServerRef
 from hsnap.policy import RESTART_LABEL
 from hsnap.waiting import FIRST_POLL_S, MAX_POLL_S, ServerRun, fmt, start_unlocked, wait_action
 
@@ -69,11 +69,19 @@ class PowerGuard:
 
     def _send(self, verb: str, deadline: Deadline) -> None:
         cloud, server_id = self.run.cloud, self.run.server.id
-        self.off_pending = True  # from here on the API may have carried it out, answer or not
+
+        def send() -> ActionRef:
+            self.off_pending = True  # the API may carry it out whatever reaches us (or not)
+            try:
+                return cloud.power(server_id, verb)
+            except LockedError:
+                self.off_pending = False  # a 423 was not carried out
+                raise
+
         action = start_unlocked(
             self.run,
             deadline,
-            lambda: cloud.power(server_id, verb),
+            send,
             NO_SNAPSHOT,
             "lock_wait_minutes / --lock-wait-minutes",
         )

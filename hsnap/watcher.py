@@ -162,7 +162,11 @@ class ActionWatcher:
     def _poll(self, ids: list[int]) -> None:
         try:
             refs = self.cloud.get_actions(ids)
-        except HsnapError as exc:
+        except Exception as exc:
+            if not isinstance(exc, HsnapError):
+                log.exception("polling %d action(s) failed unexpectedly; trying again", len(ids))
+                self.clock.sleep(ERROR_BACKOFF_S)
+                return
             if exc.transient:
                 log.info("polling %d action(s): %s; trying again", len(ids), exc)
                 self.clock.sleep(ERROR_BACKOFF_S)

@@ -536,6 +536,29 @@ def test_shutdown_with_an_unclear_answer_still_ends_running(
     assert_running_unmarked(sim)
 
 
+def test_lock_before_the_shutdown_fails_fast_and_leaves_it_running(make_sim: SimFactory) -> None:
+    # the shutdown is refused (423) until the lock wait ends: nothing was sent, nothing to wait for
+    sim = make_sim(
+        one(running_actions=[{"command": "change_server_type", "duration": None}]),
+        time_scale=SCALE,
+    )
+    error = fails(sim, consistent_plan(lock_timeout_s=60.0, shutdown_timeout_s=3600.0))
+
+    outcome = error.outcome
+    assert (outcome.status, outcome.error_code) == ("failed", "lock_timeout")
+    assert (outcome.shut_down, outcome.running_again) == (False, True)
+    assert posts(sim, "shutdown") == 0
+    assert created(sim) == []
+    # a handful of reads, not an hour of waiting for a shutdown that was never sent
+    reads = sum(
+        row["count"]
+        for row in sim.state.request_counts()
+        if (row["method"], row["endpoint"]) == ("GET", "/servers/{id}")
+    )
+    assert reads < 10
+    assert_running_unmarked(sim)
+
+
 # -- 12. the report ------------------------------------------------------------------------------
 
 

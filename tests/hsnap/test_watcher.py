@@ -1,7 +1,7 @@
 """The shared action watcher: one batched poller per project, however many tasks wait.
 
-Against the simulator over real HTTP for what a run costs and what a waiter sees; the poll interval
-itself with a fake clock, since it is a pure function of the actions' ages and the budget.
+Against the simulator over real HTTP for what a run costs and what a waiter sees; when an action
+is due again and how far apart polls are, directly (pure functions of age, progress and budget).
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def test_many_servers_are_waited_on_with_batched_polls(make_sim: SimFactory) -> 
     # one request per 50 waiting actions per poll: not one request per server per poll
     assert watcher.polls >= 1
     assert polls == watcher.requests <= watcher.polls * math.ceil(servers / 50)
-    assert polls * 10 < servers * watcher.polls
+    # every action was polled at least once, yet there were far fewer requests than actions
+    assert polls * 2 < servers
     # nothing polls an action or an image on its own
     assert requests_to(sim, "GET", "/actions/{id}") == 0
     assert requests_to(sim, "GET", "/servers/{id}/actions") == 0  # no server was locked
