@@ -115,7 +115,8 @@ class PowerGuard:
         try:
             if self.off_pending:
                 self._await_pending_off()
-            power_on(self.run, Deadline(cloud.clock, self.poweron_timeout_s))
+            never_off = self.shut_down and self.off_since is None  # ACPI sent, guest not off yet
+            power_on(self.run, Deadline(cloud.clock, self.poweron_timeout_s), keep_mark=never_off)
         except GoneError:
             self.running_again = None
             return
@@ -142,8 +143,11 @@ class PowerGuard:
             self.run.log.warning("%s (id %s): %s", self.run.name, self.run.server.id, exc)
 
 
-def power_on(run: ServerRun, deadline: Deadline) -> None:
-    """Bring the server to ``running`` (waiting out locks and transient errors); then unmark it."""
+def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> None:
+    """Bring the server to ``running`` (waiting out locks and transient errors); then unmark it.
+
+    ``keep_mark`` leaves the restart label on: the guest got a shutdown it may still act on.
+    """
     cloud, server_id = run.cloud, run.server.id
     interval = FIRST_POLL_S
     last_error: HsnapError | None = None
@@ -177,6 +181,15 @@ def power_on(run: ServerRun, deadline: Deadline) -> None:
         deadline.sleep(interval)
         interval = min(interval * 1.5, MAX_POLL_S)
     run.say("creating", "server is running again")
+    if keep_mark:
+        run.log.warning(
+            "%s (id %s): the guest got the ACPI shutdown but was never seen off; keeping the "
+            "%s label so that a later run (or hsnap recover) powers it on if it stops late",
+            run.name,
+            server_id,
+            RESTART_LABEL,
+        )
+        return
     labels = cloud.get_server(server_id).labels
     if RESTART_LABEL in labels:
         cloud.set_labels(server_id, {k: v for k, v in labels.items() if k != RESTART_LABEL})

@@ -247,10 +247,16 @@ def test_guest_ignoring_acpi_without_force_fails_and_keeps_running(make_sim: Sim
     assert "no snapshot was made" in (outcome.error or "")
     assert outcome.image_id is None
     assert created(sim) == []
-    assert_running_unmarked(sim)
+    truth = server_truth(sim)
+    assert truth["status"] == "running"
+    # the guest got an ACPI shutdown it may still act on: the mark stays for the next run
+    assert truth["labels"][RESTART_LABEL] == RUN
     assert posts(sim, "poweroff") == 0
     assert posts(sim, "poweron") == 0  # it never went off: nothing to power on
     assert outcome.running_again is True
+    [recovered] = recover_marked(sim)  # what the next run does first
+    assert (recovered.server, recovered.result) == ("app-1", "unmarked")
+    assert_running_unmarked(sim)
 
 
 def test_guest_ignoring_acpi_with_force_is_powered_off_and_back_on(make_sim: SimFactory) -> None:
