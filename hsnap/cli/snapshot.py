@@ -59,6 +59,9 @@ def run(
     shutdown_wait_minutes: Annotated[
         float, typer.Option(help="Minutes for a guest to power off.")
     ] = 10.0,
+    poweron_wait_minutes: Annotated[
+        float, typer.Option(help="Minutes to keep trying to power a server on again.")
+    ] = 60.0,
 ) -> None:
     """Snapshot servers now (HCLOUD_TOKEN, HCLOUD_ENDPOINT), waiting out locks."""
     try:
@@ -80,6 +83,7 @@ def run(
             "consistent": consistent,
             "force_poweroff": force_poweroff,
             "shutdown_wait_minutes": shutdown_wait_minutes,
+            "poweron_wait_minutes": poweron_wait_minutes,
         },
         as_json=as_json,
         verbose=verbose,

@@ -221,10 +221,12 @@ def test_a_423_on_create_goes_back_to_waiting(make_sim: SimFactory) -> None:
 
 
 def test_a_423_that_persists_backs_off_and_times_out(make_sim: SimFactory) -> None:
-    # the API answers 423 while no running action shows a holder (e.g. ``server.locked``)
-    sim = make_sim(world(), time_scale=SCALE)
+    # the API answers 423 while no running action shows a holder (e.g. ``server.locked``);
+    # a slower clock than elsewhere keeps the 120 s deadline well above one request's real time
+    scale = 60.0
+    sim = make_sim(world(), time_scale=scale)
     add_fault(sim, method="POST", path=CREATE_IMAGE, code="locked")
-    error = fails(connect(sim), plan_for(lock_timeout_s=120))
+    error = fails(connect(sim, scale=scale), plan_for(lock_timeout_s=120))
 
     assert error.outcome.error_code == "lock_timeout"
     assert error.transient is False
