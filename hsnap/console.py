@@ -101,10 +101,12 @@ def rows_table(
 
 
 def report_table(result: RunReport) -> Table:
+    """The final report; columns empty in every row (e.g. consistent mode unused) are left out."""
     table = Table(title=f"hsnap: {reporting.verdict(result)}")
-    for column in reporting.COLUMNS:
+    rows = reporting.rows(result)
+    columns = [c for c in reporting.COLUMNS if c in ("server", "status") or any(r[c] for r in rows)]
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for outcome, row in zip(result.outcomes, reporting.rows(result), strict=True):
-        style = _STYLE.get(outcome.status, "")
-        table.add_row(*(row[c] for c in reporting.COLUMNS), style=style)
+    for outcome, row in zip(result.outcomes, rows, strict=True):
+        table.add_row(*(row[c] for c in columns), style=_STYLE.get(outcome.status, ""))
     return table
