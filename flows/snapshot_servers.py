@@ -145,8 +145,9 @@ def _prune_succeeded(
 
     Returns the plan's rows, and what went wrong if the retention step failed as a whole.
     """
-    done = [o.server_id for o in outcomes if o.status != "failed" and o.server_id is not None]
-    failed = [o.server_id for o in outcomes if o.status == "failed" and o.server_id is not None]
+    ok = ("succeeded", "planned")  # a left-off or failed server keeps all its snapshots
+    done = [o.server_id for o in outcomes if o.status in ok and o.server_id is not None]
+    failed = [o.server_id for o in outcomes if o.status not in ok and o.server_id is not None]
     if not done:
         get_run_logger().info("retention skipped: no server was snapshotted in this run")
         return [], None
