@@ -8,6 +8,7 @@ from prefect import State, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 
+from flows.local_run import run_and_read
 from hsnap import report as reporting
 from hsnap.models import PruneRow
 from hsnap.policy import check_timezone
@@ -52,8 +53,4 @@ def publish_prune_plan(rows: list[PruneRow]) -> State[Any]:
 
 def run_locally(**parameters: Any) -> list[PruneRow]:
     """Run the flow in this process; the plan rows, whatever the outcome."""
-    state = prune_snapshots(**parameters, return_state=True)
-    data: Any = state.result(raise_on_failure=False)
-    if isinstance(data, BaseException):
-        raise data
-    return [PruneRow.from_dict(r) for r in data["pruned"]]
+    return [PruneRow.from_dict(r) for r in run_and_read(prune_snapshots, **parameters)["pruned"]]

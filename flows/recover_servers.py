@@ -8,6 +8,7 @@ from typing import Any
 from prefect import State, flow, get_run_logger
 from prefect.states import Completed, Failed
 
+from flows.local_run import run_and_read
 from hsnap.power import Recovery
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from tasks.recover import recover_servers as recover_task
@@ -33,8 +34,4 @@ def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
 
 def run_locally(**parameters: Any) -> list[Recovery]:
     """Run the flow in this process; the recovery rows (also when some failed)."""
-    state = recover_servers(**parameters, return_state=True)
-    data: Any = state.result(raise_on_failure=False)
-    if isinstance(data, BaseException):
-        raise data
-    return [Recovery(**row) for row in data]
+    return [Recovery(**row) for row in run_and_read(recover_servers, **parameters)]

@@ -20,6 +20,7 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
+from flows.local_run import run_and_read
 from flows.prune_snapshots import publish_prune_plan
 from hsnap import report as reporting
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
@@ -248,11 +249,7 @@ def run_locally(**parameters: Any) -> RunReport:
 
     Raises the flow's error when it stopped before it could report (bad input or credentials).
     """
-    state = snapshot_servers(**parameters, return_state=True)
-    data: Any = state.result(raise_on_failure=False)
-    if isinstance(data, BaseException):
-        raise data
-    return RunReport.from_dict(data)
+    return RunReport.from_dict(run_and_read(snapshot_servers, **parameters))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 
 from hcloud_sim.clock import SimClock
 from hcloud_sim.errors import ApiError
+from hcloud_sim.faults import FaultRule
 from hcloud_sim.model import Server
 from hcloud_sim.project import Project
 from hcloud_sim.render import render_action, render_image, render_server
@@ -155,6 +156,19 @@ class Simulator:
                 },
                 "faults": [r.model_dump() for r in p.faults.rules()],
             }
+
+    def add_fault(self, project: str | None = None, **rule: Any) -> FaultRule:
+        """Add a fault rule at run time (as ``POST /_sim/faults`` does); returns it with its id."""
+        return self.project(project).faults.add(FaultRule(**rule))
+
+    def request_count(self, method: str, endpoint: str, status: int | None = None) -> int:
+        """Requests answered so far for a method and endpoint template (and status, if given)."""
+        with self.lock:
+            return sum(
+                count
+                for (m, e, s), count in self.stats.items()
+                if m == method and e == endpoint and status in (None, s)
+            )
 
     def request_counts(self) -> list[dict[str, Any]]:
         with self.lock:

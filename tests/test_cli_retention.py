@@ -11,7 +11,6 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from hcloud_sim.faults import FaultRule
 from hsnap.cli import app
 from tests.flows.conftest import HsnapEnv, hsnap_env, prefect_harness
 from tests.prune_world import (
@@ -112,10 +111,7 @@ def test_prune_keeps_orphans_unless_told_to_delete_them(hsnap_env: HsnapEnv) -> 
 
 def test_prune_with_failing_deletes_exits_1(hsnap_env: HsnapEnv) -> None:
     sim = hsnap_env(world())
-    with sim.state.lock:
-        sim.state.project().faults.add(
-            FaultRule(method="DELETE", path="/images/*", code="server_error", count=1000)
-        )
+    sim.state.add_fault(method="DELETE", path="/images/*", code="server_error", count=1000)
     before = survivors(sim)
 
     result = invoke("prune", "--json", *BARE)
@@ -180,10 +176,7 @@ def test_plan_says_so_and_exits_1_when_retention_cannot_list_the_images(
     hsnap_env: HsnapEnv,
 ) -> None:
     sim = hsnap_env(world())
-    with sim.state.lock:
-        sim.state.project().faults.add(
-            FaultRule(method="GET", path="/images", code="server_error", count=1000)
-        )
+    sim.state.add_fault(method="GET", path="/images", code="server_error", count=1000)
 
     result = invoke("plan", *BARE)
 

@@ -35,12 +35,11 @@ from tests.hsnap.test_consistent import (
     POWERON,
     is_off,
     no_server_left_off,
-    on_event,
     posts,
     running_action,
     snapshot_started,
 )
-from tests.hsnap.test_snapshot import add_fault
+from tests.hsnap.world import add_fault, on_event
 
 __all__ = ["no_server_left_off"]  # autouse: every test here keeps running servers running
 

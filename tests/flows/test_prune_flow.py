@@ -130,12 +130,8 @@ def test_prune_flow_dry_run_with_a_read_only_token_deletes_nothing(hsnap_env: Hs
 
 def test_prune_flow_with_failing_deletes_ends_failed(hsnap_env: HsnapEnv) -> None:
     sim = hsnap_env(world())
-    from hcloud_sim.faults import FaultRule  # noqa: PLC0415 -- only this test adds a rule
 
-    with sim.state.lock:
-        sim.state.project().faults.add(
-            FaultRule(method="DELETE", path="/images/*", code="server_error", count=1000)
-        )
+    sim.state.add_fault(method="DELETE", path="/images/*", code="server_error", count=1000)
     before = survivors(sim)
 
     state = prune_snapshots(retention=BARE, return_state=True)
@@ -252,12 +248,9 @@ def test_a_failing_retention_step_still_publishes_the_snapshot_report(
     hsnap_env: HsnapEnv,
 ) -> None:
     sim = hsnap_env(world())
-    from hcloud_sim.faults import FaultRule  # noqa: PLC0415 -- only these tests add rules
 
     with sim.state.lock:  # listing the images fails (after hsnap's read retries) for the run
-        sim.state.project().faults.add(
-            FaultRule(method="GET", path="/images", code="server_error", count=1000)
-        )
+        sim.state.add_fault(method="GET", path="/images", code="server_error", count=1000)
     before = survivors(sim)
 
     state = snapshot_servers(retention=BARE, return_state=True)

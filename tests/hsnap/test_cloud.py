@@ -8,52 +8,19 @@ stable codes and messages a person can act on, and how many requests reached the
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from hcloud_sim import SimulatorServer
-from hcloud_sim.faults import FaultRule
-from hsnap.cloud import MAX_429, READ_ATTEMPTS, Cloud
+from hsnap.cloud import MAX_429, READ_ATTEMPTS
 from hsnap.errors import ConfigError, GoneError, PermanentError, TransientError
 from hsnap.policy import ownership_labels, run_selector
 from hsnap.settings import Settings, load_settings
 from tests.conftest import SimFactory
+from tests.hsnap.world import APP_1, SCALE, SECRET, add_fault, connect, requests_to, world
 
-SCALE = 600.0
-APP_1 = 100001
-SECRET = "tok-SECRET-4242"
 CORRELATION_ID = re.compile(r"\b[0-9a-f]{16}\b")
-
-
-def world(*servers: dict[str, Any], **project: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "name": "hsnap-test",
-        "action_durations": {"create_image": 60},
-        "servers": list(servers) or [{"name": "app-1"}],
-    }
-    spec.update(project)
-    return {"name": "hsnap-test", "projects": [spec]}
-
-
-def connect(sim: SimulatorServer, token: str = "sim-token") -> Cloud:
-    return Cloud(Settings(token=SecretStr(token), endpoint=sim.url, time_scale=SCALE))
-
-
-def add_fault(sim: SimulatorServer, **rule: Any) -> None:
-    with sim.state.lock:
-        sim.state.project().faults.add(FaultRule(**rule))
-
-
-def requests_to(sim: SimulatorServer, method: str, endpoint: str, status: int | None = None) -> int:
-    return sum(
-        row["count"]
-        for row in sim.state.request_counts()
-        if row["method"] == method
-        and row["endpoint"] == endpoint
-        and (status is None or row["status"] == status)
-    )
 
 
 @pytest.fixture

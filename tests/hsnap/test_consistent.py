@@ -10,8 +10,7 @@ that no server that was running when its simulator started is left off or marked
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,15 @@ import pytest
 from hcloud_sim import SimulatorServer
 from hsnap import report as reporting
 from hsnap.cloud import READ_ATTEMPTS
-from hsnap.events import ProgressEvent, subscribe
+from hsnap.events import ProgressEvent
 from hsnap.models import RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import RESTART_LABEL, ownership_labels
 from hsnap.power import recover
 from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
 from hsnap.waiting import ServerRun
 from tests.conftest import SimFactory
-from tests.hsnap.test_snapshot import APP_1, RUN, add_fault, connect, created, image_of, world
+from tests.hsnap.test_snapshot import image_of
+from tests.hsnap.world import APP_1, RUN, add_fault, connect, created, on_event, world
 
 SCALE = 600.0  # simulated seconds per real second, on both sides
 SHUTDOWN = "/servers/*/actions/shutdown"
@@ -146,25 +146,6 @@ def running_action(sim: SimulatorServer, command: str) -> int:
 
 def actions_of(sim: SimulatorServer, command: str) -> list[dict[str, Any]]:
     return [a for a in sim.state.ground_truth()["actions"] if a["command"] == command]
-
-
-@contextmanager
-def on_event(
-    wanted: Callable[[ProgressEvent], bool], action: Callable[[ProgressEvent], object]
-) -> Iterator[list[ProgressEvent]]:
-    """Run ``action`` once, in hsnap's thread, at the first event ``wanted`` accepts."""
-    seen: list[ProgressEvent] = []
-
-    def listener(event: ProgressEvent) -> None:
-        seen.append(event)
-        if wanted(event) and sum(1 for e in seen if wanted(e)) == 1:
-            action(event)
-
-    unsubscribe = subscribe(listener)
-    try:
-        yield seen
-    finally:
-        unsubscribe()
 
 
 def is_off(event: ProgressEvent) -> bool:

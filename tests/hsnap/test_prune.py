@@ -14,15 +14,15 @@ from typing import Any
 import hcloud
 import pytest
 from hcloud.images import Image
-from pydantic import SecretStr
 
 from hcloud_sim import SimulatorServer
 from hsnap.cloud import Cloud
 from hsnap.models import PruneRow
 from hsnap.prune import execute, plan_prune
 from hsnap.retention import RetentionPolicy
-from hsnap.settings import Settings
 from tests.conftest import SimFactory
+from tests.hsnap.world import add_fault
+from tests.hsnap.world import connect as world_connect
 from tests.prune_world import (
     DB,
     GONE,
@@ -54,7 +54,7 @@ def sim(make_sim: SimFactory) -> SimulatorServer:
 
 
 def connect(sim: SimulatorServer, token: str = "sim-token") -> Cloud:
-    return Cloud(Settings(token=SecretStr(token), endpoint=sim.url))
+    return world_connect(sim, token, scale=1.0)
 
 
 def now_of(sim: SimulatorServer) -> datetime:
@@ -72,13 +72,6 @@ def prune(sim: SimulatorServer, policy: RetentionPolicy) -> list[PruneRow]:
 def described(rows: list[PruneRow], result: str) -> set[str]:
     """Descriptions of the rows with ``result``."""
     return {r.description for r in rows if r.result == result}
-
-
-def add_fault(sim: SimulatorServer, **rule: Any) -> None:
-    from hcloud_sim.faults import FaultRule  # noqa: PLC0415 -- only these tests add rules
-
-    with sim.state.lock:
-        sim.state.project().faults.add(FaultRule(**rule))
 
 
 # -- the plan ---------------------------------------------------------------------------------

@@ -11,42 +11,31 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from hcloud_sim import SimulatorServer
 from hsnap.cloud import READ_ATTEMPTS, Cloud
-from hsnap.events import Phase, ProgressEvent, subscribe
+from hsnap.events import ProgressEvent
 from hsnap.models import ServerRef, SnapshotOutcome
 from hsnap.policy import ownership_labels
-from hsnap.settings import Settings
 from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
 from tests.conftest import SimFactory
+from tests.hsnap.world import (
+    APP_1,
+    RUN,
+    SCALE,
+    SECRET,
+    add_fault,
+    connect,
+    created,
+    on_phase,
+    requests_to,
+    world,
+)
 
-SCALE = 600.0  # simulated seconds per real second, on both sides
-APP_1 = 100001  # the first server's id in every scenario
-RUN = "run-0001"
 CREATE_IMAGE = "/servers/*/actions/create_image"
-SECRET = "tok-SECRET-4242"
-
-
-def world(*servers: dict[str, Any], **project: Any) -> dict[str, Any]:
-    """One project; by default one server ``app-1`` whose snapshot takes one simulated minute."""
-    spec: dict[str, Any] = {
-        "name": "hsnap-test",
-        "action_durations": {"create_image": 60},
-        "servers": list(servers) or [{"name": "app-1"}],
-    }
-    spec.update(project)
-    return {"name": "hsnap-test", "projects": [spec]}
-
-
-def connect(sim: SimulatorServer, token: str = "sim-token", scale: float = SCALE) -> Cloud:
-    return Cloud(Settings(token=SecretStr(token), endpoint=sim.url, time_scale=scale))
 
 
 def plan_for(
@@ -76,48 +65,9 @@ def fails(cloud: Cloud, plan: SnapshotPlan, **kwargs: Any) -> SnapshotError:
     return error
 
 
-def created(sim: SimulatorServer) -> list[int]:
-    """Ids of the images made through the API (ground truth: duplicates would show here)."""
-    return list(sim.state.ground_truth()["created_images"])
-
-
 def image_of(sim: SimulatorServer, image_id: int) -> dict[str, Any]:
     images = {i["id"]: i for i in sim.state.ground_truth()["images"]}
     return dict(images[image_id])
-
-
-def requests_to(sim: SimulatorServer, method: str, endpoint: str, status: int | None = None) -> int:
-    return sum(
-        row["count"]
-        for row in sim.state.request_counts()
-        if row["method"] == method
-        and row["endpoint"] == endpoint
-        and (status is None or row["status"] == status)
-    )
-
-
-def add_fault(sim: SimulatorServer, **rule: Any) -> None:
-    from hcloud_sim.faults import FaultRule  # noqa: PLC0415 -- only these tests add rules
-
-    with sim.state.lock:
-        sim.state.project().faults.add(FaultRule(**rule))
-
-
-@contextmanager
-def on_phase(phase: Phase, action: Callable[[ProgressEvent], None]) -> Iterator[list[str]]:
-    """Run ``action`` once, in hsnap's thread, when it first reports ``phase``."""
-    seen: list[str] = []
-
-    def listener(event: ProgressEvent) -> None:
-        seen.append(event.phase)
-        if event.phase == phase and seen.count(phase) == 1:
-            action(event)
-
-    unsubscribe = subscribe(listener)
-    try:
-        yield seen
-    finally:
-        unsubscribe()
 
 
 def assert_succeeded_once(sim: SimulatorServer, outcome: SnapshotOutcome) -> dict[str, Any]:

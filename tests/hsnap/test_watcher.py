@@ -31,15 +31,8 @@ from hsnap.watcher import (
     _Watched,
 )
 from tests.conftest import SimFactory
-from tests.hsnap.test_snapshot import (
-    SCALE,
-    add_fault,
-    connect,
-    created,
-    plan_for,
-    requests_to,
-    world,
-)
+from tests.hsnap.test_snapshot import plan_for
+from tests.hsnap.world import SCALE, add_fault, connect, created, requests_to, world
 
 
 def fleet(count: int, **project: Any) -> dict[str, Any]:
