@@ -9,11 +9,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 
 from flows.local_run import run_and_read
-from hsnap import report as reporting
 from hsnap.models import PruneRow
 from hsnap.policy import check_timezone
-from hsnap.retention import RetentionPolicy
+from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
+from hsnap.snapshot import report as reporting
 from tasks.prune import prune
 
 

@@ -9,8 +9,8 @@ from prefect import State, flow, get_run_logger
 from prefect.states import Completed, Failed
 
 from flows.local_run import run_and_read
-from hsnap.power import Recovery
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
+from hsnap.snapshot.power import Recovery
 from tasks.recover import recover_servers as recover_task
 
 

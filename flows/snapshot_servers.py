@@ -22,7 +22,6 @@ from pydantic import Field
 
 from flows.local_run import run_and_read
 from flows.prune_snapshots import publish_prune_plan
-from hsnap import report as reporting
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 from hsnap.policy import (
     CONSISTENT_LABEL,
@@ -34,9 +33,10 @@ from hsnap.policy import (
     describe,
     ownership_labels,
 )
-from hsnap.retention import RetentionPolicy
+from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from hsnap.snapshot import SnapshotError, SnapshotPlan
+from hsnap.snapshot import report as reporting
+from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from tasks.prune import prune
 from tasks.recover import recover_servers
 from tasks.select_servers import select_servers

@@ -10,9 +10,9 @@ import random
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from hcloud_labels import Selector
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultSet
-from hcloud_sim.labels import Selector
 from hcloud_sim.model import Action, Duration, ErrorPair, Image, Server, TokenBucket
 from hcloud_sim.spec import ProjectSpec
 

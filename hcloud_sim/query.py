@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from hcloud_labels import LabelError, Selector, check_labels, parse_selector
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.labels import LabelError, Selector, check_labels, parse_selector
 from hcloud_sim.project import Project
 
 T = TypeVar("T")

@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hcloud_labels import check_labels
 from hcloud_sim.errors import ApiError
-from hcloud_sim.labels import check_labels
 from hcloud_sim.model import Image, Server
 from hcloud_sim.render import LOCATIONS, SERVER_TYPES
 from hcloud_sim.spec import ProjectSpec, ServerSpec

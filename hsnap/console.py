@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hsnap import report as reporting
 from hsnap.events import ProgressEvent, subscribe
 from hsnap.models import RunReport
+from hsnap.snapshot import report as reporting
 
 _STYLE = {
     "waiting": "yellow",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hcloud_sim.labels import LabelError, check_labels, parse_selector
+from hcloud_labels import LabelError, check_labels, parse_selector
 from hsnap.errors import ConfigError
 from hsnap.models import ServerRef
 

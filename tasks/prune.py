@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.models import PruneRow
-from hsnap.prune import execute, plan_prune
-from hsnap.retention import RetentionPolicy
+from hsnap.retention.policy import RetentionPolicy
+from hsnap.retention.prune import execute, plan_prune
 from hsnap.settings import load_settings
 
 

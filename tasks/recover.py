@@ -10,12 +10,12 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
+from hsnap.cloud.waiting import ServerRun
 from hsnap.models import ServerRef
 from hsnap.policy import RESTART_LABEL
-from hsnap.power import Recovery, recover
 from hsnap.settings import load_settings
-from hsnap.waiting import ServerRun
+from hsnap.snapshot.power import Recovery, recover
 from tasks.retry import retry_if_transient
 
 POWER_ON_TIMEOUT_S = 3600.0

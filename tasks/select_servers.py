@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings

@@ -1,4 +1,4 @@
-"""The Prefect task that snapshots one server: a thin adapter over ``hsnap.snapshot``."""
+"""The Prefect task that snapshots one server: a thin adapter over ``hsnap.snapshot.take``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.models import SnapshotOutcome
 from hsnap.settings import load_settings
-from hsnap.snapshot import SnapshotPlan, take_snapshot
+from hsnap.snapshot.take import SnapshotPlan, take_snapshot
 from tasks.retry import retry_if_transient
 
 RETRIES = 2

@@ -12,9 +12,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from hsnap import report as reporting
 from hsnap.console import LiveProgress, report_table
 from hsnap.errors import ConfigError, HsnapError
+from hsnap.snapshot import report as reporting
 
 app = typer.Typer(
     help="Trustworthy snapshots of Hetzner Cloud servers, run and recorded by Prefect.",

@@ -40,7 +40,7 @@ def setup(
     never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, a Prefect
     automation POSTs to that URL whenever a snapshot run fails or crashes.
     """
-    from hsnap import deploy  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.deployment import setup as deploy  # noqa: PLC0415 -- imports Prefect: slow
 
     try:
         api = deploy.prefect_api_url()
@@ -54,7 +54,7 @@ def setup(
         ]
         webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
         if webhook:
-            from hsnap.notify import ensure_failure_webhook  # noqa: PLC0415
+            from hsnap.deployment.notify import ensure_failure_webhook  # noqa: PLC0415
 
             steps.append(ensure_failure_webhook(webhook))
     except HsnapError as exc:
@@ -84,7 +84,7 @@ def _check_token(token: str) -> None:
     """One cheap read with the token, so a typo fails here rather than at 2:30 at night."""
     from pydantic import SecretStr  # noqa: PLC0415
 
-    from hsnap.cloud import Cloud  # noqa: PLC0415
+    from hsnap.cloud.client import Cloud  # noqa: PLC0415
     from hsnap.settings import DEFAULT_ENDPOINT, Settings  # noqa: PLC0415
 
     endpoint = os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
@@ -118,10 +118,10 @@ def trigger(
     as_json: AsJson = False,
 ) -> None:
     """Start a run of a deployment (on-demand by default); with --wait, print its report."""
-    from hsnap.trigger import trigger_snapshot  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.deployment.trigger import trigger_snapshot  # noqa: PLC0415 -- imports Prefect: slow
 
     try:
-        from hsnap import deploy  # noqa: PLC0415
+        from hsnap.deployment import setup as deploy  # noqa: PLC0415
 
         deploy.prefect_api_url()
         result = trigger_snapshot(_params(param), deployment=deployment, wait=wait, timeout=timeout)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from hsnap import report as reporting
 from hsnap.cli.common import (
     AsJson,
     DryRun,
@@ -25,12 +24,13 @@ from hsnap.cli.common import (
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET
+from hsnap.snapshot import report as reporting
 
 Count = Annotated[int, typer.Option(min=0)]
 
 
 def _policy(**counts: Any) -> Any:
-    from hsnap.retention import RetentionPolicy  # noqa: PLC0415
+    from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
 
     try:
         return RetentionPolicy(**counts)

@@ -133,7 +133,7 @@ def status(
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
 ) -> None:
     """Say whether a server is locked, and by which running actions."""
-    from hsnap.cloud import Cloud  # noqa: PLC0415 -- keeps --help fast
+    from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.settings import load_settings  # noqa: PLC0415
 
     try:

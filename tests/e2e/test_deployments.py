@@ -26,7 +26,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 
-from hsnap.trigger import report_rows, trigger_snapshot
+from hsnap.deployment.trigger import report_rows, trigger_snapshot
 from tests.e2e.conftest import REPO, Stack, wait_until
 
 RUN_TIMEOUT_S = 180.0

@@ -26,7 +26,7 @@ from flows.recover_servers import run_locally as recover_locally
 from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
 from hsnap.cli import app
-from hsnap.cloud import READ_ATTEMPTS
+from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.events import ProgressEvent
 from hsnap.policy import CONSISTENT_LABEL, RESTART_LABEL
 from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of, logs_of, task_runs_of

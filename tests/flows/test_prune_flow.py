@@ -23,7 +23,7 @@ from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
 from hsnap.errors import ConfigError
 from hsnap.models import PruneRow, RunReport
-from hsnap.retention import RetentionPolicy
+from hsnap.retention.policy import RetentionPolicy
 from tests.flows.conftest import HsnapEnv, artifacts_of
 from tests.prune_world import (
     APP,

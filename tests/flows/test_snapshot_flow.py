@@ -15,7 +15,7 @@ from prefect.states import State
 
 from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
-from hsnap.cloud import READ_ATTEMPTS
+from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.models import RunReport
 from tests.flows.conftest import HsnapEnv, artifacts_of, logs_of, task_runs_of

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from hcloud_sim import SimulatorServer
-from hsnap.cloud import MAX_429, READ_ATTEMPTS
+from hsnap.cloud.client import MAX_429, READ_ATTEMPTS
 from hsnap.errors import ConfigError, GoneError, PermanentError, TransientError
 from hsnap.policy import ownership_labels, run_selector
 from hsnap.settings import Settings, load_settings

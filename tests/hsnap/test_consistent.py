@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from hcloud_sim import SimulatorServer
-from hsnap import report as reporting
-from hsnap.cloud import READ_ATTEMPTS
+from hsnap.cloud.client import READ_ATTEMPTS
+from hsnap.cloud.waiting import ServerRun
 from hsnap.events import ProgressEvent
 from hsnap.models import RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import RESTART_LABEL, ownership_labels
-from hsnap.power import recover
-from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
-from hsnap.waiting import ServerRun
+from hsnap.snapshot import report as reporting
+from hsnap.snapshot.power import recover
+from hsnap.snapshot.take import SnapshotError, SnapshotPlan, take_snapshot
 from tests.conftest import SimFactory
 from tests.hsnap.test_snapshot import image_of
 from tests.hsnap.world import APP_1, RUN, add_fault, connect, created, on_event, world

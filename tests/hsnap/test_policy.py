@@ -19,7 +19,7 @@ from hsnap.policy import (
     run_selector,
     select,
 )
-from hsnap.report import exit_code, markdown, rows, verdict
+from hsnap.snapshot.report import exit_code, markdown, rows, verdict
 
 FLEET = [ServerRef(i, name, "running") for i, name in enumerate(["web-1", "web-2", "db-1"], 1)]
 

@@ -16,10 +16,10 @@ import pytest
 from hcloud.images import Image
 
 from hcloud_sim import SimulatorServer
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.models import PruneRow
-from hsnap.prune import execute, plan_prune
-from hsnap.retention import RetentionPolicy
+from hsnap.retention.policy import RetentionPolicy
+from hsnap.retention.prune import execute, plan_prune
 from tests.conftest import SimFactory
 from tests.hsnap.world import add_fault
 from tests.hsnap.world import connect as world_connect

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsnap.retention import Decision, ImageStatus, RetentionPolicy, SnapshotFacts, plan_retention
+from hsnap.retention.policy import (
+    Decision,
+    ImageStatus,
+    RetentionPolicy,
+    SnapshotFacts,
+    plan_retention,
+)
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # a Monday
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from hcloud_sim import SimulatorServer
-from hsnap.cloud import READ_ATTEMPTS, Cloud
+from hsnap.cloud.client import READ_ATTEMPTS, Cloud
 from hsnap.events import ProgressEvent
 from hsnap.models import ServerRef, SnapshotOutcome
 from hsnap.policy import ownership_labels
-from hsnap.snapshot import SnapshotError, SnapshotPlan, take_snapshot
+from hsnap.snapshot.take import SnapshotError, SnapshotPlan, take_snapshot
 from tests.conftest import SimFactory
 from tests.hsnap.world import (
     APP_1,

@@ -17,11 +17,9 @@ import requests
 
 from hcloud_sim import SimulatorServer
 from hsnap.clock import Clock
-from hsnap.cloud import Cloud
-from hsnap.governor import RateGovernor
-from hsnap.models import ActionRef, SnapshotOutcome
-from hsnap.snapshot import SnapshotError, take_snapshot
-from hsnap.watcher import (
+from hsnap.cloud.client import Cloud
+from hsnap.cloud.governor import RateGovernor
+from hsnap.cloud.watcher import (
     AGE_FRACTION,
     MAX_POLL_S,
     MIN_POLL_S,
@@ -30,6 +28,8 @@ from hsnap.watcher import (
     ActionWatcher,
     _Watched,
 )
+from hsnap.models import ActionRef, SnapshotOutcome
+from hsnap.snapshot.take import SnapshotError, take_snapshot
 from tests.conftest import SimFactory
 from tests.hsnap.test_snapshot import plan_for
 from tests.hsnap.world import SCALE, add_fault, connect, created, requests_to, world

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from hcloud_sim import SimulatorServer
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.events import Phase, ProgressEvent, subscribe
 from hsnap.settings import Settings
 

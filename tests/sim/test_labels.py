@@ -1,4 +1,4 @@
-"""The label rules and the label selector language of ``hcloud_sim.labels`` (pure, no HTTP).
+"""The label rules and the label selector language of ``hcloud_labels`` (pure, no HTTP).
 
 Table tests pin each form of the grammar; hypothesis checks that selectors built from any valid
 keys and values parse back to what was meant and select exactly the label sets they should.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hcloud_sim.labels import (
+from hcloud_labels import (
     LabelError,
     Requirement,
     Selector,

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hsnap.deploy import SetupStep
+from hsnap.deployment.setup import SetupStep
 
 FLOW_NAME = "snapshot-servers"
 BLOCK_NAME = "hsnap-failure-webhook"

@@ -1,6 +1,6 @@
 """Start a deployed snapshot run from code, optionally wait, and read back what happened.
 
-    from hsnap.trigger import trigger_snapshot
+    from hsnap.deployment.trigger import trigger_snapshot
 
     result = trigger_snapshot({"label_selector": "env=prod"}, wait=True, timeout=3600)
     print(result.state, result.message)

@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hsnap.clock import Deadline
+from hsnap.cloud.waiting import (
+    FIRST_POLL_S,
+    MAX_POLL_S,
+    ServerRun,
+    fmt,
+    start_unlocked,
+    wait_action,
+)
 from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError
 from hsnap.models import ActionRef, ServerRef
 from hsnap.policy import RESTART_LABEL
-from hsnap.waiting import FIRST_POLL_S, MAX_POLL_S, ServerRun, fmt, start_unlocked, wait_action
 
 NO_SNAPSHOT = "the server was not shut down and no snapshot was made"
 

@@ -13,13 +13,8 @@ import logging
 from dataclasses import dataclass, field
 
 from hsnap.clock import Deadline
-from hsnap.cloud import Cloud
-from hsnap.errors import GoneError, HsnapError, PermanentError, TransientError
-from hsnap.events import ProgressEvent, emit
-from hsnap.models import ActionRef, ImageRef, OutcomeStatus, ServerRef, SnapshotOutcome
-from hsnap.policy import run_selector
-from hsnap.power import PowerGuard
-from hsnap.waiting import (
+from hsnap.cloud.client import Cloud
+from hsnap.cloud.waiting import (
     FIRST_POLL_S,
     MAX_POLL_S,
     Log,
@@ -27,6 +22,11 @@ from hsnap.waiting import (
     fmt,
     start_unlocked,
 )
+from hsnap.errors import GoneError, HsnapError, PermanentError, TransientError
+from hsnap.events import ProgressEvent, emit
+from hsnap.models import ActionRef, ImageRef, OutcomeStatus, ServerRef, SnapshotOutcome
+from hsnap.policy import run_selector
+from hsnap.snapshot.power import PowerGuard
 
 LOCK_KNOB = "lock_wait_minutes / --lock-wait-minutes"
 

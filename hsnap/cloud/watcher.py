@@ -24,7 +24,7 @@ from hsnap.errors import HsnapError
 from hsnap.models import ActionRef
 
 if TYPE_CHECKING:
-    from hsnap.cloud import Cloud
+    from hsnap.cloud.client import Cloud
     from hsnap.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hsnap.clock import Deadline
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.errors import LockedError, PermanentError
 from hsnap.events import Phase, ProgressEvent, emit
 from hsnap.models import ActionRef, ServerRef

@@ -20,11 +20,11 @@ from hcloud.servers import Server
 
 from hsnap import __version__
 from hsnap.clock import Clock
+from hsnap.cloud.governor import GovernedAdapter, governor_for
+from hsnap.cloud.watcher import ActionWatcher, watcher_for
 from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
-from hsnap.governor import GovernedAdapter, governor_for
 from hsnap.models import ActionRef, ImageRef, ServerRef
 from hsnap.settings import Settings
-from hsnap.watcher import ActionWatcher, watcher_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from hsnap.cloud import Cloud
+from hsnap.cloud.client import Cloud
 from hsnap.errors import GoneError, HsnapError
 from hsnap.models import ImageRef, PruneResult, PruneRow
 from hsnap.policy import MANAGED_BY, MANAGED_BY_VALUE, SERVER_ID_LABEL
-from hsnap.retention import RetentionPolicy, SnapshotFacts, plan_retention
+from hsnap.retention.policy import RetentionPolicy, SnapshotFacts, plan_retention
 
 log = logging.getLogger(__name__)
 

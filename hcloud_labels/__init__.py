@@ -3,7 +3,9 @@
 Selector grammar (comma means AND): ``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``, ``k in (a,b)``,
 ``k notin (a,b)``. Keys are an optional DNS-subdomain prefix and ``/`` followed by a name of at most
 63 characters (alphanumeric at both ends, ``-_.`` inside); values follow the name rules and may be
-empty. This module is pure: hsnap uses it to reject a malformed selector before it calls the API.
+empty. Pure and shared: the simulator answers by it and hsnap rejects a malformed selector with it
+before it calls the API; it belongs to neither, so a production install of hsnap never needs
+``hcloud_sim``.
 """
 
 from __future__ import annotations
