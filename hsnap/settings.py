@@ -26,6 +26,9 @@ class Settings(BaseModel):
 
     token: SecretStr
     endpoint: str = DEFAULT_ENDPOINT
+    #: the Hetzner project's name as hsnap reports it (events, reports); "default" for the
+    #: single-token paths (HCLOUD_TOKEN, the hcloud-token Secret block)
+    project: str = "default"
     time_scale: float = Field(default=1.0, gt=0)
     http_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 
