@@ -64,5 +64,5 @@ def emit_server_event(
             related=related,
             payload=body,
         )
-    except Exception:  # an event is a report, never a reason to fail a snapshot
+    except Exception:  # noqa: BLE001 -- an event is a report, never a reason to fail a snapshot
         log.warning("could not emit %s for server %s (id %s)", event, server_name, server_id)
