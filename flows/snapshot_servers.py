@@ -36,6 +36,7 @@ from hsnap.policy import (
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+from hsnap.snapshot.recovery import still_off
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from tasks.prune import prune
 from tasks.recover import recover_servers
@@ -127,6 +128,7 @@ def snapshot_servers(
     else:
         task = snapshot_server.with_options(retry_delay_seconds=scaled)
         outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
+        outcomes = _check_power(outcomes, token_secret)
     pruned: list[PruneRow] = []
     prune_error: str | None = None
     if retention is not None:
@@ -157,6 +159,22 @@ def _prune_succeeded(
     except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
         get_run_logger().error("retention failed: %s", exc)
         return [], f"{type(exc).__name__}: {exc}"
+
+
+def _check_power(outcomes: list[SnapshotOutcome], token_secret: str) -> list[SnapshotOutcome]:
+    """Never end well while a server this run or an earlier one shut down is still off.
+
+    Marked servers that do not run are brought back (waiting for a guest still going down, or
+    for a killed run's snapshot to end); those that cannot be fail the run, named.
+    """
+    known = sorted(o.server_id for o in outcomes if o.status == "left-off" and o.server_id)
+    try:
+        results = recover_servers(token_secret, after_run=True, skip=known)
+    except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
+        get_run_logger().error("could not check that every server runs again: %s", exc)
+        results = []
+        outcomes = [*outcomes, _unchecked(str(exc))]
+    return still_off(outcomes, results)
 
 
 def _snapshot_all(
@@ -194,6 +212,17 @@ def _outcome(plan: SnapshotPlan, value: object) -> SnapshotOutcome:
         description=plan.description,
         error_code="crashed",
         error=f"{type(value).__name__}: {value}",
+    )
+
+
+def _unchecked(error: str) -> SnapshotOutcome:
+    return SnapshotOutcome(
+        server="(power check)",
+        server_id=None,
+        status="failed",
+        attempts=0,
+        error_code="power_check",
+        error=f"could not check that every server hsnap shut down runs again: {error}",
     )
 
 
