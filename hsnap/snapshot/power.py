@@ -175,12 +175,14 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
     cloud, server_id = run.cloud, run.server.id
     interval = FIRST_POLL_S
     last_error: HsnapError | None = None
+    halted = False  # seen off: the guest acted on any shutdown it got, the mark can go
     while True:
         try:
             server = cloud.get_server(server_id)
             if server.status == "running":
                 break
             if server.status == "off":
+                halted = True
                 action = start_unlocked(
                     run,
                     deadline,
@@ -205,7 +207,7 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
         deadline.sleep(interval)
         interval = min(interval * 1.5, MAX_POLL_S)
     run.say("creating", "server is running again")
-    if keep_mark:
+    if keep_mark and not halted:
         run.log.warning(
             "%s (id %s): the guest got the ACPI shutdown but was never seen off; keeping the "
             "%s label so that a later run (or hsnap recover) powers it on if it stops late",
