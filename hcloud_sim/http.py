@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +39,12 @@ class SimHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
         self.sim = sim
         super().__init__(address, SimRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on a slow answer (its timeout) is not the simulator's error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # broken pipe, reset by peer
+            return
+        super().handle_error(request, client_address)
 
 
 class SimRequestHandler(BaseHTTPRequestHandler):

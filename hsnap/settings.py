@@ -74,7 +74,20 @@ def load_settings(token_secret: str | None = DEFAULT_TOKEN_SECRET) -> Settings:
         raise ConfigError("HSNAP_TIME_SCALE must be a number (1 for the real API)") from None
     if scale <= 0:
         raise ConfigError("HSNAP_TIME_SCALE must be > 0 (1 for the real API)")
-    return Settings(token=SecretStr(token), endpoint=endpoint, time_scale=scale)
+    return Settings(
+        token=SecretStr(token), endpoint=endpoint, time_scale=scale, http_timeout=_http_timeout()
+    )
+
+
+def _http_timeout() -> float:
+    """``HSNAP_HTTP_TIMEOUT``: real seconds per HTTP request (30); short for chaos tests."""
+    try:
+        seconds = float(os.environ.get("HSNAP_HTTP_TIMEOUT") or 30.0)
+    except ValueError:
+        raise ConfigError("HSNAP_HTTP_TIMEOUT must be a number of seconds") from None
+    if not 0 < seconds < 3600:  # also refuses nan and inf
+        raise ConfigError("HSNAP_HTTP_TIMEOUT must be between 0 and 3600 seconds")
+    return seconds
 
 
 def _token_from_block(name: str | None) -> str:
