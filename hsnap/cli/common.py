@@ -63,14 +63,34 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
 
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     levels = [h.level for h in handlers]
+    formatters = [h.formatter for h in handlers]
     if not verbose:
         for handler in handlers:
             handler.setLevel(logging.WARNING)
+            handler.setFormatter(_WithoutTraceback(handler.formatter))
     try:
         yield
     finally:
-        for handler, level in zip(handlers, levels, strict=True):
+        for handler, level, formatter in zip(handlers, levels, formatters, strict=True):
             handler.setLevel(level)
+            handler.setFormatter(formatter)
+
+
+class _WithoutTraceback(logging.Formatter):
+    """A console formatter that leaves a failed task's traceback to Prefect's UI and logs: the
+    line says what failed, and hsnap's report says what to do."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return self.inner.format(record)
+        finally:  # the same record goes on to the handler that sends it to Prefect's API
+            record.exc_info, record.exc_text, record.stack_info = saved
 
 
 def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None:

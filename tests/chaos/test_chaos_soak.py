@@ -22,7 +22,7 @@ SEED = 20261201
 
 def test_short_chaos_soak_keeps_every_invariant(prefect_harness: None) -> None:
     del prefect_harness
-    results = soak(TRIALS, SEED, str(PREFECT_API_URL.value()), jobs=3)
+    results = soak(TRIALS, SEED, str(PREFECT_API_URL.value()), jobs=4)
     summary = figures(results, wall_s=0.0)
 
     assert summary["trials"] == TRIALS
