@@ -69,7 +69,9 @@ def test_recovery_time_does_not_grow_with_the_number_of_servers(make_sim: SimFac
 
     assert len(fleet) == 30
     assert ABANDONED_AFTER_S <= alone < 2 * ABANDONED_AFTER_S
-    assert max(fleet) < 1.5 * alone, (alone, sorted(fleet))
+    # one at a time, the last would come back after about 30 * alone; together, all about as
+    # soon as one alone (the slack: poll intervals, and thread scheduling on a loaded machine)
+    assert max(fleet) < 2.5 * alone, (alone, sorted(fleet))
 
 
 def test_server_locked_by_the_killed_runs_snapshot_is_powered_on_when_it_ends(
