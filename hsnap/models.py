@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 OutcomeStatus = Literal["succeeded", "failed", "planned", "left-off"]
@@ -43,6 +44,16 @@ class ImageRef:
     created: datetime | None = None
     protected: bool = False
     created_from: str | None = None  # name of the server it was made from
+    created_from_id: int | None = None  # id of that server (it may be deleted since)
+
+
+@dataclass(frozen=True)
+class ImagePrice:
+    """What a GB of snapshot costs per month (``GET /pricing``, ``image.price_per_gb_month``)."""
+
+    currency: str
+    net: Decimal
+    gross: Decimal
 
 
 @dataclass(frozen=True)

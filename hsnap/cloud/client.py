@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import hcloud
@@ -23,7 +24,7 @@ from hsnap.clock import Clock
 from hsnap.cloud.governor import GovernedAdapter, governor_for
 from hsnap.cloud.watcher import ActionWatcher, watcher_for
 from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
-from hsnap.models import ActionRef, ImageRef, ServerRef
+from hsnap.models import ActionRef, ImagePrice, ImageRef, ServerRef
 from hsnap.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,22 @@ class Cloud:
         bound = self._call(f"image {image_id}", lambda: self._client.images.get_by_id(image_id))
         return _image_ref(bound)
 
+    def list_snapshots(self) -> list[ImageRef]:
+        """Every snapshot image of the project, whoever made it (all pages)."""
+        found = self._call(
+            "listing snapshots", lambda: self._client.images.get_all(type=["snapshot"])
+        )
+        return [_image_ref(i) for i in found]
+
+    def image_price(self) -> ImagePrice:
+        """The price of a GB of snapshot per month, from ``GET /pricing`` (never hard-coded)."""
+        data = self._call("reading prices", lambda: self._client.request("GET", "/pricing"))
+        pricing = data["pricing"]
+        per_gb = pricing["image"]["price_per_gb_month"]
+        return ImagePrice(
+            currency=pricing["currency"], net=Decimal(per_gb["net"]), gross=Decimal(per_gb["gross"])
+        )
+
 
 def translate(exc: hcloud.APIException, what: str) -> HsnapError:
     """An SDK exception as an hsnap error with an actionable message (no correlation noise)."""
@@ -243,6 +260,7 @@ def _image_ref(image: Any) -> ImageRef:
         created=image.created,
         protected=bool((image.protection or {}).get("delete")),
         created_from=image.created_from.name if image.created_from is not None else None,
+        created_from_id=image.created_from.id if image.created_from is not None else None,
     )
 
 
