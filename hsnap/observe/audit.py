@@ -127,11 +127,15 @@ def audit(
         for s in sorted(servers, key=lambda s: s.name)
     )
     orphans = tuple(
-        OrphanAudit(owner, names.get(owner, "(unknown)"), _holdings(images, price))
+        OrphanAudit(owner, names.get(owner, _unnamed(owner)), _holdings(images, price))
         for owner, images in sorted(by_server.items(), key=lambda kv: kv[0] or 0)
         if owner not in existing
     )
     return AuditReport(now, rpo_hours, price.currency, audits, orphans)
+
+
+def _unnamed(owner: int | None) -> str:
+    return "(no server)" if owner is None else f"server {owner}"
 
 
 def owner_of(image: ImageRef) -> int | None:
