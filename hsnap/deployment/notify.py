@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from pydantic import SecretStr
 
@@ -28,13 +29,8 @@ PAYLOAD = (
 def ensure_failure_webhook(url: str) -> SetupStep:
     """The webhook block holds ``url`` and one automation calls it when a run fails or crashes."""
     from prefect.automations import Automation, CallWebhook, EventTrigger, Posture  # noqa: PLC0415
-    from prefect.blocks.webhook import Webhook  # noqa: PLC0415
-    from prefect.types import SecretDict  # noqa: PLC0415
 
-    changed = _save_block(
-        Webhook, Webhook(method="POST", url=SecretStr(url), headers=SecretDict({}))
-    )
-    block: Any = Webhook.load(BLOCK_NAME)
+    block_id, changed = save_webhook_block(url)
     automation = Automation(
         name=AUTOMATION_NAME,
         description="Calls the hsnap failure webhook when a snapshot run fails or crashes.",
@@ -47,18 +43,37 @@ def ensure_failure_webhook(url: str) -> SetupStep:
             threshold=1,
             within=timedelta(0),
         ),
-        actions=[CallWebhook(block_document_id=block._block_document_id, payload=PAYLOAD)],
+        actions=[CallWebhook(block_document_id=block_id, payload=PAYLOAD)],
     )
-    existing = _automation()
+    return ensure_automation(automation, "notify", block_changed=changed)
+
+
+def save_webhook_block(url: str) -> tuple[UUID, bool]:
+    """The ``Webhook`` block BLOCK_NAME POSTs to ``url``; its id, and whether it changed."""
+    from prefect.blocks.webhook import Webhook  # noqa: PLC0415
+    from prefect.types import SecretDict  # noqa: PLC0415
+
+    changed = _save_block(
+        Webhook, Webhook(method="POST", url=SecretStr(url), headers=SecretDict({}))
+    )
+    block: Any = Webhook.load(BLOCK_NAME)
+    return block._block_document_id, changed
+
+
+def ensure_automation(automation: Any, what: str, *, block_changed: bool = False) -> SetupStep:
+    """Create ``automation``, or update the one of that name where it differs (or is disabled)."""
+    name = automation.name
+    existing = _automation(name)
     if existing is None:
         automation.create()
-        return SetupStep("notify", True, f"created automation {AUTOMATION_NAME!r}")
-    if _same(existing, automation) and not changed:
-        return SetupStep("notify", False, f"automation {AUTOMATION_NAME!r} already set up")
+        return SetupStep(what, True, f"created automation {name!r}")
+    if _same(existing, automation) and existing.enabled and not block_changed:
+        return SetupStep(what, False, f"automation {name!r} already set up")
     existing.trigger, existing.actions = automation.trigger, automation.actions
+    existing.description = automation.description
     existing.enabled = True
     existing.update()
-    return SetupStep("notify", True, f"updated automation {AUTOMATION_NAME!r}")
+    return SetupStep(what, True, f"updated automation {name!r}")
 
 
 def _save_block(kind: Any, block: Any) -> bool:
@@ -73,16 +88,16 @@ def _save_block(kind: Any, block: Any) -> bool:
     return True
 
 
-def _automation() -> Any:
+def _automation(name: str) -> Any:
     from prefect.automations import Automation  # noqa: PLC0415
     from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
 
     try:
-        return Automation.read(name=AUTOMATION_NAME)
+        return Automation.read(name=name)
     except (ValueError, ObjectNotFound):
         return None
 
 
 def _same(a: Any, b: Any) -> bool:
-    keys = {"trigger", "actions"}
+    keys = {"trigger", "actions", "description"}
     return bool(a.model_dump(include=keys) == b.model_dump(include=keys))
