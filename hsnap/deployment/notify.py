@@ -1,8 +1,9 @@
-"""Tell a person when a snapshot run fails: a Prefect automation that calls a webhook.
+"""Tell a person when a snapshot or audit run fails: a Prefect automation that calls a webhook.
 
 The webhook URL (Slack, Mattermost, ntfy, any endpoint taking a JSON POST) is stored in a Prefect
 ``Webhook`` block, where Prefect keeps it encrypted; the automation fires when a run of the
-``snapshot-servers`` flow ends Failed or Crashed, on whichever deployment or worker it ran.
+``snapshot-servers`` or ``audit-snapshots`` flow ends Failed or Crashed, on whichever deployment
+or worker it ran. The proactive alerts (``alerts.py``) share the block.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pydantic import SecretStr
 from hsnap.deployment.setup import SetupStep
 
 FLOW_NAME = "snapshot-servers"
+#: flows whose Failed or Crashed runs call the webhook (the audit fails naming stale servers)
+FLOWS = [FLOW_NAME, "audit-snapshots"]
 BLOCK_NAME = "hsnap-failure-webhook"
 AUTOMATION_NAME = "hsnap: snapshot run failed"
 #: Jinja template Prefect renders per event; ``text`` is what Slack-style webhooks show
 PAYLOAD = (
-    '{"text": "hsnap: snapshot run {{ flow_run.name }} ended {{ flow_run.state.name }}: '
+    '{"text": "hsnap: {{ flow.name }} run {{ flow_run.name }} ended {{ flow_run.state.name }}: '
     '{{ flow_run.state.message }}", "flow_run_id": "{{ flow_run.id }}", '
     '"state": "{{ flow_run.state.name }}"}'
 )
@@ -33,11 +36,11 @@ def ensure_failure_webhook(url: str) -> SetupStep:
     block_id, changed = save_webhook_block(url)
     automation = Automation(
         name=AUTOMATION_NAME,
-        description="Calls the hsnap failure webhook when a snapshot run fails or crashes.",
+        description="Calls the hsnap webhook when a snapshot or audit run fails or crashes.",
         enabled=True,
         trigger=EventTrigger(
             match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related={"prefect.resource.role": "flow", "prefect.resource.name": FLOW_NAME},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": FLOWS},
             expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
             posture=Posture.Reactive,
             threshold=1,
