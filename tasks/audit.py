@@ -31,7 +31,7 @@ def read_inventory(
     return servers, snapshots, price
 
 
-@task(name="snapshot-cost", cache_policy=NO_CACHE)
+@task(name="monthly-cost", cache_policy=NO_CACHE)
 def snapshot_cost(token_secret: str | None) -> ProjectCost | str:
     """What hsnap's snapshots of the project cost a month, or why that is unknown.
 

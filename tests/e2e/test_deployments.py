@@ -140,6 +140,7 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
         60,
     )
     assert notice[0]["state"] == "Failed"
+    assert notice[0]["text"].startswith("hsnap: snapshot-servers run ")  # names the flow
     assert "web-2" in notice[0]["text"]
 
 
