@@ -115,6 +115,6 @@ def markdown(report: AuditReport) -> str:
     t = report.totals
     lines.append(
         f"Project: {t.count} snapshot(s), {t.size_gb:.2f} GB, {money(t.monthly, cur)} a month "
-        "(net, at Hetzner's current price per GB-month)."
+        "(net, at the API's current price per GB-month)."
     )
     return "\n".join(lines)
