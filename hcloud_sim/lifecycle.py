@@ -141,6 +141,8 @@ def _start_up(project: Project, server: Server, start: bool) -> tuple[Action, li
     if not start:
         return action, []
     start_for = project.draw(project.spec.duration_for("start_server")) or 0.0
+    if failed is not None:
+        start_for = 0.0  # it fails together with the create
     started = project.begin(
         server,
         "start_server",

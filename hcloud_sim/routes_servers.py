@@ -153,4 +153,13 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route("DELETE", "/servers/{id}", delete_server),
+    Route(
+        "POST", "/servers/{id}/actions/rebuild", rebuild_server, frozenset({"image", "user_data"})
+    ),
+    Route(
+        "POST",
+        "/servers/{id}/actions/change_protection",
+        change_protection,
+        frozenset({"delete", "rebuild"}),
+    ),
 )

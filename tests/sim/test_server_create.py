@@ -17,8 +17,7 @@ from hcloud.server_types import ServerType
 from hcloud.servers import Server, ServerCreatePublicNetwork
 
 from hcloud_sim import SimulatorServer
-from tests.conftest import ClientFactory, SimFactory
-from tests.openapi_check import ExchangeValidator
+from tests.conftest import ClientFactory
 from tests.sim._api import RawApi, error_of
 from tests.sim._restore import (
     APP_1,
@@ -28,31 +27,15 @@ from tests.sim._restore import (
     DELETE_S,
     HALF_MADE,
     NIGHTLY,
-    RESTORE,
     SAFE_1,
     START_S,
 )
 
 
-@pytest.fixture
-def world(make_sim: SimFactory) -> SimulatorServer:
-    return make_sim(RESTORE, time_scale=1)
-
-
-@pytest.fixture
-def api(world: SimulatorServer, make_client: ClientFactory) -> hcloud.Client:
-    return make_client(world)
-
-
-@pytest.fixture
-def raw(world: SimulatorServer, schema_check: ExchangeValidator) -> RawApi:
-    return RawApi(world, schema_check)
-
-
-def _create(api: hcloud.Client, name: str = "restored", **kwargs: Any) -> Any:
+def _create(cloud: hcloud.Client, name: str = "restored", **kwargs: Any) -> Any:
     kwargs.setdefault("server_type", ServerType(name="cx22"))
     kwargs.setdefault("image", Image(id=NIGHTLY))
-    return api.servers.create(name=name, **kwargs)
+    return cloud.servers.create(name=name, **kwargs)
 
 
 def _names(world: SimulatorServer) -> set[str]:
@@ -60,10 +43,10 @@ def _names(world: SimulatorServer) -> set[str]:
 
 
 def test_a_server_from_a_snapshot_initializes_starts_and_runs(
-    api: hcloud.Client, world: SimulatorServer
+    cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
     created = _create(
-        api,
+        cloud,
         location=Location(name="nbg1"),
         labels={"restored-from": str(APP_1)},
         public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=True),
@@ -80,29 +63,31 @@ def test_a_server_from_a_snapshot_initializes_starts_and_runs(
     assert [(a.command, a.status) for a in created.next_actions] == [("start_server", "running")]
 
     world.state.clock.advance(CREATE_S)
-    assert api.servers.get_by_id(server.id).status == "starting"
-    assert api.actions.get_by_id(created.action.id).status == "success"
+    assert cloud.servers.get_by_id(server.id).status == "starting"
+    assert cloud.actions.get_by_id(created.action.id).status == "success"
     world.state.clock.advance(START_S)
-    assert api.servers.get_by_id(server.id).status == "running"
-    assert api.actions.get_by_id(created.next_actions[0].id).status == "success"
+    assert cloud.servers.get_by_id(server.id).status == "running"
+    assert cloud.actions.get_by_id(created.next_actions[0].id).status == "success"
 
 
-def test_start_after_create_false_leaves_it_off(api: hcloud.Client, world: SimulatorServer) -> None:
-    created = _create(api, start_after_create=False)
+def test_start_after_create_false_leaves_it_off(
+    cloud: hcloud.Client, world: SimulatorServer
+) -> None:
+    created = _create(cloud, start_after_create=False)
     assert created.next_actions == []
     world.state.clock.advance(CREATE_S + START_S)
-    assert api.servers.get_by_id(created.server.id).status == "off"
+    assert cloud.servers.get_by_id(created.server.id).status == "off"
 
 
-def test_image_by_name_and_default_location(api: hcloud.Client) -> None:
-    created = _create(api, image=Image(name="debian-12"), server_type=ServerType(name="cpx11"))
+def test_image_by_name_and_default_location(cloud: hcloud.Client) -> None:
+    created = _create(cloud, image=Image(name="debian-12"), server_type=ServerType(name="cpx11"))
     assert created.server.image.name == "debian-12"
     assert created.server.location.name == "fsn1"  # the first location offering the type
     assert created.server.public_net.ipv4 is not None  # public IPs unless told otherwise
 
 
-def test_an_arm_snapshot_makes_an_arm_server(api: hcloud.Client) -> None:
-    created = _create(api, image=Image(id=ARM_NIGHTLY), server_type=ServerType(name="cax11"))
+def test_an_arm_snapshot_makes_an_arm_server(cloud: hcloud.Client) -> None:
+    created = _create(cloud, image=Image(id=ARM_NIGHTLY), server_type=ServerType(name="cax11"))
     assert created.server.server_type.architecture == "arm"
 
 
@@ -127,12 +112,15 @@ def test_an_arm_snapshot_makes_an_arm_server(api: hcloud.Client) -> None:
     ],
 )
 def test_a_refused_create_names_the_problem_and_changes_nothing(
-    raw: RawApi, world: SimulatorServer, body: dict[str, Any], expected: tuple[int, str, str]
+    wire: RawApi,
+    world: SimulatorServer,
+    body: dict[str, Any],
+    expected: tuple[int, str, str],
 ) -> None:
     status, code, message = expected
     before = world.state.ground_truth()
     request = {"name": "restored", "server_type": "cx22", "image": NIGHTLY, **body}
-    answer = raw.post("/servers", {k: v for k, v in request.items() if v is not None})
+    answer = wire.post("/servers", {k: v for k, v in request.items() if v is not None})
     got_status, got_code, got_message = error_of(answer)
     assert (got_status, got_code) == (status, code)
     assert message in got_message
@@ -140,13 +128,13 @@ def test_a_refused_create_names_the_problem_and_changes_nothing(
     assert (after["servers"], after["actions"]) == (before["servers"], before["actions"])
 
 
-def test_a_bigger_type_takes_the_bigger_image(api: hcloud.Client) -> None:
-    created = _create(api, image=Image(id=BIG_NIGHTLY), server_type=ServerType(name="cx32"))
+def test_a_bigger_type_takes_the_bigger_image(cloud: hcloud.Client) -> None:
+    created = _create(cloud, image=Image(id=BIG_NIGHTLY), server_type=ServerType(name="cx32"))
     assert created.server.primary_disk_size == 80
 
 
-def test_ids_and_names_are_interchangeable(raw: RawApi) -> None:
-    answer = raw.post(
+def test_ids_and_names_are_interchangeable(wire: RawApi) -> None:
+    answer = wire.post(
         "/servers", {"name": "by-id", "server_type": "104", "image": str(NIGHTLY), "location": 2}
     )
     assert answer.status_code == 201
@@ -155,48 +143,50 @@ def test_ids_and_names_are_interchangeable(raw: RawApi) -> None:
 
 
 def test_the_server_quota_answers_403_until_a_server_is_deleted(
-    api: hcloud.Client, world: SimulatorServer
+    cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
-    _create(api, name="fifth")  # four seeded, quota five
+    _create(cloud, name="fifth")  # four seeded, quota five
     with pytest.raises(APIException) as caught:
-        _create(api, name="sixth")
+        _create(cloud, name="sixth")
     assert caught.value.code == "resource_limit_exceeded"
     assert caught.value.details == {"limits": [{"name": "server_limit"}]}
     assert "sixth" not in _names(world)
-    api.servers.delete(Server(id=APP_1))
-    assert _create(api, name="sixth").server.name == "sixth"
+    cloud.servers.delete(Server(id=APP_1))
+    assert _create(cloud, name="sixth").server.name == "sixth"
 
 
-def test_delete_answers_404_from_then_on(api: hcloud.Client, world: SimulatorServer) -> None:
-    action = api.servers.delete(Server(id=APP_1))
+def test_delete_answers_404_from_then_on(cloud: hcloud.Client, world: SimulatorServer) -> None:
+    action = cloud.servers.delete(Server(id=APP_1))
     assert (action.command, action.status) == ("delete_server", "running")
     with pytest.raises(APIException) as caught:
-        api.servers.get_by_id(APP_1)
+        cloud.servers.get_by_id(APP_1)
     assert caught.value.code == "not_found"
     assert "app-1" not in _names(world)
     world.state.clock.advance(DELETE_S)
-    assert api.actions.get_by_id(action.id).status == "success"
+    assert cloud.actions.get_by_id(action.id).status == "success"
     # the name is free again
-    assert _create(api, name="app-1").server.name == "app-1"
+    assert _create(cloud, name="app-1").server.name == "app-1"
     with pytest.raises(APIException) as again:
-        api.servers.delete(Server(id=APP_1))
+        cloud.servers.delete(Server(id=APP_1))
     assert again.value.code == "not_found"
 
 
-def test_a_server_still_booting_can_be_deleted(api: hcloud.Client, world: SimulatorServer) -> None:
-    created = _create(api)
-    api.servers.delete(created.server)
+def test_a_server_still_booting_can_be_deleted(
+    cloud: hcloud.Client, world: SimulatorServer
+) -> None:
+    created = _create(cloud)
+    cloud.servers.delete(created.server)
     world.state.clock.advance(CREATE_S + START_S)
     assert created.server.id not in {s["id"] for s in world.state.ground_truth()["servers"]}
     for action in (created.action, *created.next_actions):
-        assert api.actions.get_by_id(action.id).status == "error"
+        assert cloud.actions.get_by_id(action.id).status == "error"
 
 
 def test_delete_protection_answers_423_protected(
-    api: hcloud.Client, world: SimulatorServer
+    cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
     with pytest.raises(APIException) as caught:
-        api.servers.delete(Server(id=SAFE_1))
+        cloud.servers.delete(Server(id=SAFE_1))
     assert caught.value.code == "protected"
     assert "safe-1" in _names(world)
 
