@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from hcloud_sim.clock import MAX_TIME_SCALE
 from hcloud_sim.faults import FaultRule
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -150,7 +151,7 @@ class Scenario(_Spec):
     name: str = "custom"
     description: str = ""
     seed: int = 0
-    time_scale: float | None = Field(default=None, gt=0)
+    time_scale: float | None = Field(default=None, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     projects: list[ProjectSpec] = Field(default_factory=lambda: [ProjectSpec()])
 
     @model_validator(mode="after")

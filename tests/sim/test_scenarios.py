@@ -389,6 +389,6 @@ def test_scenarios_lists_the_builtins() -> None:
 
 
 def test_control_reset_loads_a_scenario_file(make_sim: SimFactory) -> None:
-    sim = make_sim("empty")
+    sim = make_sim("empty", scenario_dirs=[DATA])
     assert control(sim, "POST", "/reset", {"scenario": str(MINIMAL)}).status_code == 200
     assert control(sim, "GET", "/health").json()["scenario"] == "minimal"
