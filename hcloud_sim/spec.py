@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from hcloud_sim.clock import MAX_TIME_SCALE
 from hcloud_sim.faults import FaultRule
+from hcloud_sim.model import ServerStatus
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -61,7 +62,12 @@ class ServerSpec(_Spec):
     count: int | None = Field(
         default=None, ge=1, description="make this many servers; the name is a template with {i}"
     )
-    status: Annotated[Literal["running", "off"], BeforeValidator(_yaml_off)] = "running"
+    status: Annotated[ServerStatus, BeforeValidator(_yaml_off)] = "running"
+    status_duration: DurationSpec = Field(
+        default=None,
+        description="how long a transitional status lasts (see transitions.py); "
+        "null: it stays; not given: the project's duration for its command",
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     server_type: str = "cx22"
     location: str = "fsn1"
