@@ -69,6 +69,10 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         """Errors http.server finds itself (bad request line, 414, 431, 505): in the envelope."""
         del explain
         self.close_connection = True  # the rest of the stream cannot be trusted
+        if self.request_version == self.default_request_version:
+            # the request line was not understood: answer as HTTP/1.0, with a status line and
+            # headers, not as HTTP/0.9 (a bare body no HTTP/1.x client can read)
+            self.request_version = "HTTP/1.0"
         error = ApiError(
             "invalid_input" if code < 500 else "server_error",
             message or HTTPStatus(code).phrase,
