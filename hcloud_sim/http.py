@@ -68,17 +68,17 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors http.server finds itself (bad request line, 414, 431, 505): in the envelope."""
         del explain
-        self.close_connection = True  # the rest of the stream cannot be trusted
         if self.request_version == self.default_request_version:
             # the request line was not understood: answer as HTTP/1.0, with a status line and
             # headers, not as HTTP/0.9 (a bare body no HTTP/1.x client can read)
             self.request_version = "HTTP/1.0"
-        error = ApiError(
-            "invalid_input" if code < 500 else "server_error",
-            message or HTTPStatus(code).phrase,
-            status=code,
+        self._answer_and_close(
+            ApiError(
+                "invalid_input" if code < 500 else "server_error",
+                message or HTTPStatus(code).phrase,
+                status=code,
+            )
         )
-        self._write(code, error.envelope(), {**self._anonymous_rate(), "Connection": "close"})
 
     # -- request path ----------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         try:
             raw = self._read_body()
         except ApiError as exc:  # the body was not read: the connection cannot be reused
-            self.send_error_envelope(exc)
+            self._answer_and_close(exc)
             return
         if url.path == "/_sim" or url.path.startswith("/_sim/"):
             self._write(*self._control(url.path, query, raw))
@@ -108,7 +108,8 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         self._count(endpoint, reply.status)
         self._write(reply.status, reply.body, {**headers, **reply.headers})
 
-    def send_error_envelope(self, exc: ApiError) -> None:
+    def _answer_and_close(self, exc: ApiError) -> None:
+        """Answer and close: after a request the server could not parse, the stream is lost."""
         self.close_connection = True
         self._write(exc.status, exc.envelope(), {**self._anonymous_rate(), "Connection": "close"})
 
