@@ -261,8 +261,13 @@ class ScenarioAccess:
         """Load a built-in, an inline document, or an allowed file; refuse any other path."""
         if isinstance(ref, dict) or ref in BUILTINS:
             return load_scenario(ref)
-        path = Path(ref).resolve()
-        if path in self.files or any(path.is_relative_to(d) for d in self.dirs):
+        try:
+            path = Path(ref).resolve()
+        except (ValueError, OSError):  # a NUL byte, a name too long for the system
+            path = None
+        if path is not None and (
+            path in self.files or any(path.is_relative_to(d) for d in self.dirs)
+        ):
             return load_scenario(path)
         raise ScenarioError(
             f"scenario {ref!r} is not a built-in ({', '.join(BUILTINS)}), nor a file given on "

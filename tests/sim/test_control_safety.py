@@ -183,7 +183,9 @@ def secret_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("which", ["/etc/passwd", "/etc/shadow", "secret", "traversal", "link"])
+@pytest.mark.parametrize(
+    "which", ["/etc/passwd", "/etc/shadow", "secret", "traversal", "link", "nul", "long"]
+)
 def test_reset_refuses_files_nobody_allowed(
     make_sim: SimFactory, tmp_path: Path, secret_file: Path, which: str
 ) -> None:
@@ -194,6 +196,8 @@ def test_reset_refuses_files_nobody_allowed(
         "secret": str(secret_file),
         "traversal": str(allowed / ".." / "outside" / "secret.yaml"),
         "link": str(allowed / "link.yaml"),
+        "nul": "scenario\x00.yaml",
+        "long": "x" * 5000,
     }.get(which, which)
     sim = make_sim("demo", time_scale=1, scenario_dirs=[allowed])
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
 
 EXAMPLE = Path(__file__).parent / "data" / "example.yaml"
@@ -104,6 +105,23 @@ def test_serve_with_a_control_token_and_a_scenario_dir(tmp_path: Path) -> None:
         assert reset.json() == {"status": "reset", "scenario": "mine"}
     assert "control token required" in stderr[0]
     assert token not in stderr[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--time-scale", "nan", "--time-scale must be > 0 and at most 1e+06"),
+        ("--time-scale", "inf", "--time-scale must be > 0 and at most 1e+06"),
+        ("--time-scale", "0", "--time-scale must be > 0"),
+        ("--control-token", " ", "--control-token must not be empty"),
+        ("--scenario-dir", "/no/such/dir", "does not exist"),
+    ],
+)
+def test_serve_refuses_bad_options(option: str, value: str, problem: str) -> None:
+    result = _run("serve", "--port", "0", "--scenario", "empty", option, value)
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_refuses_an_unknown_scenario() -> None:
