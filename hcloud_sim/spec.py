@@ -40,7 +40,8 @@ DurationSpec = float | tuple[float, float] | None
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no NaN or infinity anywhere: a timestamp of inf cannot be written, a NaN duration never ends
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorSpec(_Spec):

@@ -76,6 +76,12 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("/reset", '{"time_scale": NaN}', "time_scale"),
     ("/reset", '{"time_scale": Infinity}', "time_scale"),
     ("/reset", '{"scenario": "empty", "time_scale": "nan"}', "time_scale"),
+    ("/reset", '{"scenario": {"seed": 1, "time_scale": Infinity}}', "scenario"),
+    (
+        "/reset",
+        '{"scenario": {"projects": [{"servers": [{"name": "a", "shutdown_delay": NaN}]}]}}',
+        "scenario",
+    ),
     ("/faults", '{"code": "unavailable", "latency": 1e308}', "latency"),
     ("/faults", '{"code": "unavailable", "latency": Infinity}', "latency"),
     ("/faults", '{"latency": "inf"}', "latency"),
