@@ -11,6 +11,7 @@ from hcloud_sim.catalog import CatalogSpec, ServerTypeSpec
 from hcloud_sim.errors import ApiError
 from hcloud_sim.model import Image, Server
 from hcloud_sim.spec import ProjectSpec, ServerSpec
+from hcloud_sim.transitions import begin_transition, check_status
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -57,6 +58,7 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
     names: set[str] = set()
     for server_spec in (s for group in spec.servers for s in _expand(group)):
         _check(server_spec, catalog)
+        check_status(server_spec)
         if len(server_spec.running_actions) > 1:
             raise ValueError(
                 f"server {server_spec.name!r}: at most one running action (it holds the lock)"
@@ -109,6 +111,7 @@ def seed_project(project: Project) -> None:
                 error=error,
                 started=now - running.elapsed,
             )
+        begin_transition(project, server, server_spec, now)
         if server_spec.delete_after is not None:
             sim.schedule(now + server_spec.delete_after, _deleter(project, server.id))
 
@@ -125,7 +128,7 @@ def seed_project(project: Project) -> None:
             description=image_spec.description,
             name=image_spec.name,
             created=now - image_spec.age,
-            disk_size=image_spec.disk,
+            disk_size=image_spec.disk or (source.disk_gb if source else 40),
             image_size=image_spec.size if image_spec.status == "available" else None,
             created_from=(source.id, source.name) if source else None,
             bound_to=source.id if source and image_spec.type == "backup" else None,
@@ -139,9 +142,19 @@ def seed_project(project: Project) -> None:
         project.images[image.id] = image
 
 
+def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:
+    """A server's public IPv4 and IPv6 network (documentation ranges), derived from its id."""
+    n = server_id - 100_000
+    return (
+        f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if ipv4 else None,
+        f"2001:db8:{n:x}::/64" if ipv6 else None,
+    )
+
+
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
     n = sid - 100_000
+    ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
         name=spec.name,
@@ -152,8 +165,8 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         location=spec.location,
         disk_gb=spec.disk or _type(project, spec.server_type).disk,
         image_id=image_id,
-        ipv4=f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if spec.ipv4 else None,
-        ipv6=f"2001:db8:{n:x}::/64" if spec.ipv6 else None,
+        ipv4=ipv4,
+        ipv6=ipv6,
         private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
@@ -165,6 +178,7 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         if spec.snapshot_error
         else None,
         snapshot_size_gb=spec.snapshot_size,
+        boot=spec.boot,
     )
 
 
