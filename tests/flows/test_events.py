@@ -10,6 +10,9 @@ from hsnap.models import PruneRow, RunReport
 from hsnap.retention.policy import RetentionPolicy
 from tests.flows.conftest import HsnapEnv
 from tests.flows.events_api import related_flow_run, related_image, wait_for_events
+from tests.hsnap.test_consistent import POWERON, snapshot_started
+from tests.hsnap.world import add_fault, on_event
+from tests.hsnap.world import world as one_server
 from tests.prune_world import world
 
 DEMO_SERVERS = 12
@@ -45,6 +48,24 @@ def test_each_server_gets_a_succeeded_or_failed_event_about_it(hsnap_env: HsnapE
             assert payload["size_gb"] == outcome.image_size_gb > 0
             assert payload["error_code"] is None
             assert related_image(event) == f"hcloud.image.{outcome.image_id}"
+
+
+def test_a_server_left_powered_off_is_an_event_beside_its_snapshot(hsnap_env: HsnapEnv) -> None:
+    sim = hsnap_env(one_server())
+    with on_event(
+        snapshot_started, lambda _: add_fault(sim, method="POST", path=POWERON, code="unavailable")
+    ):
+        state = snapshot_servers(consistent=True, poweron_wait_minutes=2, return_state=True)
+
+    [row] = RunReport.from_dict(state.result(raise_on_failure=False)).outcomes
+    assert row.status == "left-off"
+    assert row.image_size_gb is not None  # the snapshot itself became available
+    events = wait_for_events(2, flow_run_id=str(state.state_details.flow_run_id))
+    assert {e.event for e in events} == {"hsnap.server.left-off", "hsnap.snapshot.succeeded"}
+    left_off = next(e for e in events if e.event == "hsnap.server.left-off")
+    assert left_off.resource.name == "app-1"
+    assert left_off.payload["error_code"] == "left_off"
+    assert left_off.payload["image_id"] == row.image_id
 
 
 def test_a_dry_run_emits_nothing(hsnap_env: HsnapEnv) -> None:
