@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from hsnap.deployment.alerts import STALE_SERVER_NAME
+from hsnap.deployment.alerts import MISSED_RUN_NAME, STALE_SERVER_NAME
 from hsnap.deployment.trigger import trigger_snapshot
 from tests.e2e.conftest import REPO, Stack, running_stack, wait_until
+from tests.flows.events_api import flow_run_events
 
 MISSED_RUN_S = 12.0
 RPO_S = 15.0
@@ -107,3 +108,33 @@ def test_a_nonsense_window_fails_setup_with_exit_2_and_changes_nothing(alert_sta
     assert "HSNAP_RPO_HOURS='soon': use a number of hours" in " ".join(answer.stderr.split())
     assert "Traceback" not in answer.stderr
     assert Automation.read(name=STALE_SERVER_NAME).trigger == before.trigger
+
+
+@pytest.mark.usefixtures("alert_stack")
+def test_a_completed_nightly_run_is_what_the_missed_run_alert_waits_for() -> None:
+    """The real Completed events of a nightly and an on-demand run, judged by Prefect's own rule.
+
+    Last in this module: the nightly run's server gets a stale-server window of its own.
+    """
+    from prefect.automations import Automation  # noqa: PLC0415 -- after the stack's settings
+    from prefect.server.events.schemas.automations import EventTrigger  # noqa: PLC0415
+    from prefect.server.events.schemas.events import ReceivedEvent  # noqa: PLC0415
+
+    rule = EventTrigger.model_validate(Automation.read(name=MISSED_RUN_NAME).trigger.model_dump())
+    nightly = trigger_snapshot(
+        {"servers": ["web-3"]}, deployment="snapshot-servers/nightly", timeout=ALERT_TIMEOUT_S
+    )
+    on_demand = trigger_snapshot({"servers": ["web-3"]}, timeout=ALERT_TIMEOUT_S)
+    assert nightly.succeeded, nightly.message
+    assert on_demand.succeeded, on_demand.message
+
+    def completed(flow_run_id: str) -> Any:
+        found = wait_until(
+            lambda: flow_run_events(flow_run_id, "prefect.flow-run.Completed"),
+            f"the Completed event of flow run {flow_run_id}",
+            ALERT_TIMEOUT_S,
+        )
+        return ReceivedEvent.model_validate(found[0].model_dump())
+
+    assert rule.covers(completed(nightly.flow_run_id))
+    assert not rule.covers(completed(on_demand.flow_run_id))

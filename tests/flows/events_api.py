@@ -16,16 +16,26 @@ from prefect.events.filters import (
 from prefect.events.worker import EventsWorker
 
 
-def hsnap_events(prefix: str = "hsnap.", *, since: datetime | None = None) -> list[Event]:
+def hsnap_events(prefix: str = "hsnap.") -> list[Event]:
     """hsnap's events stored by the Prefect server (about servers ``hcloud.server.*``)."""
-    start = since or datetime.now(UTC) - timedelta(hours=1)
+    return stored_events(prefix, EventResourceFilter(id_prefix=["hcloud.server."]))
+
+
+def flow_run_events(flow_run_id: str, name: str) -> list[Event]:
+    """Prefect's own events ``name`` about one flow run (``prefect.flow-run.Completed``, ...)."""
+    return stored_events(name, EventResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"]))
+
+
+def stored_events(prefix: str, resource: EventResourceFilter) -> list[Event]:
+    """Events of the last hour whose name starts with ``prefix``, about ``resource``."""
+    start = datetime.now(UTC) - timedelta(hours=1)
     found: list[Event] = []
     with get_client(sync_client=True) as client:
         page = client.read_events(
             filter=EventFilter(
                 occurred=EventOccurredFilter(since=start, until=datetime.now(UTC)),
                 event=EventNameFilter(prefix=[prefix]),
-                resource=EventResourceFilter(id_prefix=["hcloud.server."]),
+                resource=resource,
             ),
             limit=50,
         )
