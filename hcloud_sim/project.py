@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from hcloud_labels import Selector
 from hcloud_sim.errors import ApiError
@@ -26,6 +26,7 @@ class Project:
     def __init__(self, sim: Simulator, spec: ProjectSpec, rng: random.Random) -> None:
         self.sim = sim
         self.spec = spec
+        self.catalog = sim.scenario.catalog
         self.name = spec.name
         self.rng = rng
         now = sim.clock.now()
@@ -103,6 +104,10 @@ class Project:
         del self.servers[server_id]
         self.deleted_servers[server_id] = server
         return server
+
+    def architecture_of(self, server: Server) -> Literal["x86", "arm"]:
+        server_type = self.catalog.server_type(server.server_type)
+        return server_type.architecture if server_type is not None else "x86"
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -275,6 +280,8 @@ class Project:
             created_from=(server.id, server.name),
             bound_to=server.id if image_type == "backup" else None,
             labels=dict(labels),
+            architecture=self.architecture_of(server),
+            boot=server.boot,
         )
         size = server.snapshot_size_gb or round(server.disk_gb * self.rng.uniform(0.05, 0.4), 2)
         default_duration = self.spec.duration_for("create_image")

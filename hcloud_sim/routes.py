@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hcloud_sim import routes_catalog
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import (
     Handler,
@@ -255,6 +256,7 @@ ROUTES: tuple[Route, ...] = (
         change_image_protection,
         frozenset({"delete"}),
     ),
+    *routes_catalog.ROUTES,
 )
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 

@@ -79,6 +79,7 @@ def demo() -> dict[str, Any]:
                     {
                         "name": "staging-1",
                         "labels": {"env": "staging", "role": "web"},
+                        "server_type": "cpx11",
                         "location": "ash",
                     },
                     {
@@ -231,7 +232,7 @@ def _validate(document: dict[str, Any], where: str) -> Scenario:
     try:
         scenario = Scenario.model_validate(document)
         for project in scenario.projects:
-            check_project(project)
+            check_project(project, scenario.catalog)
     except ValidationError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     except ValueError as exc:  # server types, locations, labels, names the schema cannot check

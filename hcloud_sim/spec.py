@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from hcloud_sim.catalog import CatalogSpec
 from hcloud_sim.faults import FaultRule
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -65,7 +66,7 @@ class ServerSpec(_Spec):
     server_type: str = "cx22"
     location: str = "fsn1"
     image: str = "ubuntu-24.04"
-    disk: int = 40
+    disk: int | None = Field(default=None, ge=1, description="GB; default: the type's disk")
     ipv4: bool = True
     ipv6: bool = True
     private_network: bool = False
@@ -89,6 +90,11 @@ class ServerSpec(_Spec):
         return self
 
 
+#: how a server made from an image comes up: ``ok`` reaches running; ``stuck`` stays ``starting``
+#: for ever (its start_server action never ends); ``error``: the create/start action fails
+BootSpec = Literal["ok", "stuck", "error"]
+
+
 class ImageSpec(_Spec):
     description: str
     type: Literal["snapshot", "backup", "system"] = "snapshot"
@@ -100,6 +106,10 @@ class ImageSpec(_Spec):
     disk: float = 40
     labels: dict[str, str] = Field(default_factory=dict)
     protected: bool = False
+    architecture: Literal["x86", "arm"] | None = Field(
+        default=None, description="default: its server's type's, else x86"
+    )
+    boot: BootSpec = "ok"
 
 
 class TokenSpec(_Spec):
@@ -122,6 +132,9 @@ DEFAULT_DURATIONS: dict[str, DurationSpec] = {
     "stop_server": 3.0,
     "start_server": 10.0,
     "reboot_server": 15.0,
+    "create_server": (15.0, 30.0),
+    "delete_server": 5.0,
+    "rebuild_server": (30.0, 60.0),
 }
 
 
@@ -135,6 +148,9 @@ class ProjectSpec(_Spec):
     )
     rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
     snapshot_quota: int | None = Field(default=None, ge=0)
+    server_quota: int | None = Field(
+        default=None, ge=0, description="POST /servers past this many: 403 resource_limit_exceeded"
+    )
     action_durations: dict[str, DurationSpec] = Field(default_factory=dict)
     servers: list[ServerSpec] = Field(default_factory=list)
     images: list[ImageSpec] = Field(default_factory=list)
@@ -152,6 +168,7 @@ class Scenario(_Spec):
     seed: int = 0
     time_scale: float | None = Field(default=None, gt=0)
     projects: list[ProjectSpec] = Field(default_factory=lambda: [ProjectSpec()])
+    catalog: CatalogSpec = Field(default_factory=CatalogSpec)
 
     @model_validator(mode="after")
     def _unique_tokens(self) -> Scenario:
