@@ -65,7 +65,10 @@ def details(server: Any) -> ServerDetails:
 
 
 def server_type(kind: Any) -> ServerTypeInfo:
-    """Where a server type can be created now: listed, not deprecated there, available."""
+    """Where a server type can be created now: listed, not deprecated there, available.
+
+    Deprecation is read per location (the type-wide fields are deprecated since 2025-09).
+    """
     offered = tuple(
         loc.location.name
         for loc in kind.locations or ()
@@ -76,7 +79,6 @@ def server_type(kind: Any) -> ServerTypeInfo:
         architecture=kind.architecture or "x86",
         disk_gb=float(kind.disk),
         locations=offered,
-        deprecated=bool(kind.deprecation is not None or kind.deprecated),
     )
 
 
