@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from hsnap.clock import Deadline
 from hsnap.cloud.waiting import FIRST_POLL_S, MAX_POLL_S, ServerRun, fmt, start_unlocked
-from hsnap.errors import GoneError, PermanentError
+from hsnap.errors import GoneError, PermanentError, TransientError
 from hsnap.models import ActionRef
 
 
@@ -45,16 +45,25 @@ def wait_running(run: ServerRun, action: ActionRef, deadline: Deadline, what: st
 def delete_and_confirm(run: ServerRun, deadline: Deadline) -> None:
     """Delete the server (waiting out its locks) and poll until the API no longer knows it."""
     cloud, server_id = run.cloud, run.server.id
-    try:
-        start_unlocked(
-            run,
-            deadline,
-            lambda: cloud.delete_server(server_id),
-            "the server was not deleted",
-            "a longer delete wait",
-        )
-    except GoneError:
-        return
+    pause = FIRST_POLL_S
+    while True:
+        try:
+            start_unlocked(
+                run,
+                deadline,
+                lambda: cloud.delete_server(server_id),
+                "the server was not deleted",
+                "a longer delete wait",
+            )
+            break
+        except GoneError:
+            return
+        except TransientError as exc:  # a throwaway server must not stay because of a 503
+            if deadline.expired():
+                raise
+            run.log.warning("deleting server %s: %s; trying again", server_id, exc)
+            deadline.sleep(pause)
+            pause = min(pause * 1.5, MAX_POLL_S)
 
     def gone() -> bool:
         try:
