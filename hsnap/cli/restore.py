@@ -29,8 +29,17 @@ PANEL = "Restore"
 _INPUT_CODES = frozenset({"config", "unauthorized", "token_readonly", "forbidden", "invalid_input"})
 
 
-def _fail(exc: HsnapError) -> NoReturn:
-    fail(exc, code=2 if exc.code in _INPUT_CODES else 1)
+def _fail(exc: Exception) -> NoReturn:
+    """Exit 2 for bad input or credentials (incl. a parameter the flow rejects), else 1."""
+    code = getattr(exc, "code", "config")
+    fail(exc, code=2 if code in _INPUT_CODES or not isinstance(exc, HsnapError) else 1)
+
+
+def _bad_parameters() -> tuple[type[Exception], ...]:
+    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    return (ParameterTypeError, ValidationError)
 
 
 @app.command(rich_help_panel=PANEL)
@@ -112,6 +121,8 @@ def restore(
             result = run_locally(**parameters)
     except HsnapError as exc:
         _fail(exc)
+    except _bad_parameters() as exc:
+        _fail(exc)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -166,6 +177,8 @@ def drill(
                 token_secret=token_secret,
             )
     except HsnapError as exc:
+        _fail(exc)
+    except _bad_parameters() as exc:
         _fail(exc)
     if as_json:
         typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))

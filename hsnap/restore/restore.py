@@ -174,7 +174,14 @@ def restore_new(cloud: Cloud, plan: RestorePlan, out: Log | None = None) -> Rest
     created, action = cloud.create_server(spec)
     run = ServerRun(cloud, created.ref, out or log)
     run.say("creating", "restoring %s from image %s", original.name, plan.image.id)
-    wait_running(run, action, Deadline(cloud.clock, request.boot_timeout_s), "create_server")
+    try:
+        wait_running(run, action, Deadline(cloud.clock, request.boot_timeout_s), "create_server")
+    except PermanentError as exc:
+        raise PermanentError(
+            f"{created.name} (id {created.id}) was created but {exc}; it is left for you to "
+            "inspect (or delete)",
+            code=exc.code,
+        ) from None
     return _result(cloud, plan, "new", created.id, started)
 
 
