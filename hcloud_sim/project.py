@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from hcloud_sim.state import Simulator
 
 Effect = Callable[[float], None]
+#: how an action that starts a server from an image that does not boot ends
+BOOT_FAILED: ErrorPair = ("action_failed", "server did not boot from its image")
 
 
 class Project:
@@ -84,16 +86,20 @@ class Project:
     ) -> Server:
         server = self.server(server_id)
         if name is not None and name != server.name:
-            if any(s.name == name for s in self.servers.values()):
-                raise ApiError(
-                    "uniqueness_error",
-                    "server name is already used",
-                    details={"fields": [{"name": "name"}]},
-                )
+            self.ensure_name_free(name)
             server.name = name
         if labels is not None:
             server.labels = dict(labels)
         return server
+
+    def ensure_name_free(self, name: str) -> None:
+        """409 uniqueness_error when a server of this project already has ``name``."""
+        if any(s.name == name for s in self.servers.values()):
+            raise ApiError(
+                "uniqueness_error",
+                "server name is already used",
+                details={"fields": [{"name": "name"}]},
+            )
 
     def delete_server(self, server_id: int, at: float | None = None) -> Server:
         """The server vanishes (as if deleted by someone else); its running actions fail."""
@@ -138,9 +144,14 @@ class Project:
         on_error: Effect | None = None,
         extra: Iterable[tuple[int, str]] = (),
         started: float | None = None,
+        queued: bool = False,
     ) -> Action:
-        """Start an action that locks ``server``; 423 locked if another action holds the lock."""
-        if server.lock_holders:
+        """Start an action that locks ``server``; 423 locked if another action holds the lock.
+
+        ``queued``: a follow-up the API starts together with a first action (``next_actions``),
+        so it shares the lock instead of being refused by it.
+        """
+        if server.lock_holders and not queued:
             raise ApiError("locked", "cannot perform operation because server is locked")
         now = self.sim.clock.now() if started is None else started
         action = Action(
@@ -232,7 +243,8 @@ class Project:
             action = self.begin(
                 server,
                 command,
-                duration=duration,
+                duration=None if server.boot == "stuck" else duration,  # never comes up
+                error=BOOT_FAILED if server.boot == "error" else None,
                 on_success=set_status("running"),
                 on_error=set_status(was),
             )
@@ -365,13 +377,17 @@ class Project:
             raise ApiError("forbidden", "system and app images cannot be protected")
         if delete is not None:
             image.protection_delete = delete
+        return self.instant_action("change_protection", [(image.id, "image")])
+
+    def instant_action(self, command: str, resources: list[tuple[int, str]]) -> Action:
+        """An action that is over as soon as it is made (e.g. change_protection)."""
         now = self.sim.clock.now()
         action = Action(
             id=self.sim.next_id("action"),
-            command="change_protection",
+            command=command,
             started=now,
             duration=0.0,
-            resources=[(image.id, "image")],
+            resources=resources,
             status="success",
             finished=now,
         )
