@@ -28,7 +28,7 @@ def _world(**project: Any) -> dict[str, Any]:
         {"description": "older", "server": "app-1", "age": "2d", "labels": OURS},
         {"description": "newer", "server": "app-1", "age": "1d", "labels": OURS},
         {"description": "an arm image", "age": "1d", "architecture": "arm"},
-        {"description": "big disk", "server": "app-1", "age": "1d", "disk": 80},
+        {"description": "big disk", "server": "app-1", "age": "3d", "disk": 80},
         {"description": "does not boot", "server": "app-1", "age": "3d", "boot": "stuck"},
     ]
     servers = project.pop("servers", [{"name": "app-1", "labels": LABELS}])
