@@ -17,6 +17,7 @@ from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed
 from typer.testing import CliRunner
@@ -29,7 +30,8 @@ from hsnap.cli import app
 from hsnap.errors import ConfigError
 from hsnap.restore.drill import DrillOutcome
 from hsnap.restore.policy import DRILL_LABEL, drill_labels
-from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of
+from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of, task_runs_of
+from tests.hsnap.world import add_fault, on_event
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST = 100001  # the first server's id in every scenario
@@ -94,6 +96,67 @@ def test_drill_proves_rotates_reports_and_fails_naming_what_did_not_boot(
     assert {"drill-report", "drill-summary"} <= set(report)
     table = report["drill-report"].data
     assert "time to running" in str(table)
+    events = drill_events(str(state.state_details.flow_run_id), wanted=2)
+    assert sorted((e["event"], e["resource"]["prefect.resource.name"]) for e in events) == [
+        ("hsnap.drill.failed", "db-1"),
+        ("hsnap.drill.succeeded", "web-2"),
+    ]
+
+
+def drill_events(flow_run_id: str, wanted: int, timeout_s: float = 30) -> list[dict[str, Any]]:
+    """The run's hsnap.drill.* events, read back through Prefect's events API (bounded poll)."""
+    EventsWorker.drain_all(timeout=10)
+    deadline = time.monotonic() + timeout_s
+    found: list[dict[str, Any]] = []
+    body = {"filter": {"event": {"prefix": ["hsnap.drill."]}}, "limit": 50}
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            answer = client.request("POST", "/events/filter", json=body).json()
+        found = [
+            e
+            for e in answer["events"]
+            if any(
+                r["prefect.resource.id"] == f"prefect.flow-run.{flow_run_id}" for r in e["related"]
+            )
+        ]
+        if len(found) >= wanted:
+            return found
+        time.sleep(0.2)
+    return found
+
+
+def drill_servers(sim: SimulatorServer) -> list[str]:
+    return [s["name"] for s in sim.state.ground_truth()["servers"] if DRILL_LABEL in s["labels"]]
+
+
+def test_a_lost_create_answer_is_cleaned_up_before_prefect_retries(hsnap_env: HsnapEnv) -> None:
+    sim = hsnap_env(fleet({"name": "web-1"}))
+    add_fault(sim, method="POST", path="/servers", code="timeout", when="after", count=1)
+    alive: list[int] = []
+    with on_event(lambda _: True, lambda _: alive.append(len(drill_servers(sim)))) as seen:
+        state = verify_snapshots(return_state=True)
+    assert state.is_completed(), state.message
+    assert outcomes_of(state)["web-1"].result == "proven"
+    creates = [a for a in sim.state.ground_truth()["actions"] if a["command"] == "create_server"]
+    assert len(creates) == 2  # the first server (answer lost) and the retry's
+    assert max(alive) == 1  # the first was deleted before the retry made the second
+    assert any(e.phase == "creating" for e in seen)
+    [task_run] = [
+        t for t in task_runs_of(state.state_details.flow_run_id) if t.name == "drill-web-1"
+    ]
+    assert task_run.run_count == 2
+    assert drill_servers(sim) == []
+
+
+def test_at_most_max_concurrency_throwaway_servers_at_once(hsnap_env: HsnapEnv) -> None:
+    sim = hsnap_env(fleet(*({"name": f"web-{n}"} for n in range(1, 6))))
+    alive: list[int] = []
+    with on_event(lambda _: True, lambda _: alive.append(len(drill_servers(sim)))):
+        state = verify_snapshots(max_servers=5, max_concurrency=2, return_state=True)
+    assert state.is_completed(), state.message
+    assert [o.result for o in outcomes_of(state).values()] == ["proven"] * 5
+    assert 1 <= max(alive) <= 2
+    assert drill_servers(sim) == []
 
 
 def test_leftovers_of_a_finished_run_are_deleted_by_the_next_drill(hsnap_env: HsnapEnv) -> None:
