@@ -14,6 +14,7 @@ route takes ``?project=NAME`` where it acts on one project (default: the scenari
     POST   /_sim/servers/{id}/delete        the server vanishes now (404 from then on)
     POST   /_sim/actions/{id}/finish        end a running action now (releases its lock)
     POST   /_sim/rate_limit                 {"capacity"?, "refill_per_second"?, "remaining"?}
+    POST   /_sim/quota, /_sim/images/{id}/boot   see ``control_world.py``
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hcloud_sim.clock import iso
+from hcloud_sim.control_world import handle_world
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
 from hcloud_sim.spec import ErrorSpec
@@ -81,6 +83,9 @@ def _dispatch(
         return 200, {"finished": int(m.group(1))}
     if (method, path) == ("POST", "/_sim/rate_limit"):
         return _rate_limit(sim, project, body)
+    answered = handle_world(sim, method, path, project, body)
+    if answered is not None:
+        return answered
     raise ApiError("not_found", f"no such control endpoint: {method} {path}")
 
 

@@ -1,4 +1,4 @@
-"""Servers coming and going: create, delete, rebuild, protection. Typed verbs on a ``Project``.
+"""Servers coming and going: create, delete, rebuild, power, protection. Verbs on a ``Project``.
 
 Like ``project.py``, no HTTP: each verb runs under the simulator's lock and ends its actions
 through scheduled events. A created server goes ``initializing`` -> (``starting`` ->) ``running``
@@ -14,12 +14,22 @@ from typing import TYPE_CHECKING
 
 from hcloud_sim.catalog import ServerTypeSpec
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.model import Action, Image, Server
-from hcloud_sim.project import BOOT_FAILED
+from hcloud_sim.model import Action, ErrorPair, Image, Server
 from hcloud_sim.seed import public_addresses
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
+
+
+#: how an action that starts a server from an image that does not boot ends
+BOOT_FAILED: ErrorPair = ("action_failed", "server did not boot from its image")
+#: the action each power verb runs
+POWER_COMMANDS = {
+    "shutdown": "shutdown_server",
+    "poweroff": "stop_server",
+    "poweron": "start_server",
+    "reboot": "reboot_server",
+}
 
 
 @dataclass(frozen=True)
@@ -213,3 +223,54 @@ def change_protection(
     if rebuild is not None:
         server.protection_rebuild = rebuild
     return project.instant_action("change_protection", [(server.id, "server")])
+
+
+def power(project: Project, server_id: int, verb: str) -> Action:
+    """shutdown (ACPI), poweroff, poweron, reboot."""
+    server = project.server(server_id)
+    command = POWER_COMMANDS[verb]
+    duration = project.draw(project.spec.duration_for(command))
+    if verb == "shutdown":
+        return project.begin(
+            server, command, duration=duration, on_success=_acpi_received(project, server)
+        )
+    if verb == "poweroff":
+        return project.begin(
+            server, command, duration=duration, on_success=_status(project, server, "off")
+        )
+    if verb == "poweron":
+        return _poweron(project, server, duration)
+    return project.begin(server, command, duration=duration)
+
+
+def _acpi_received(project: Project, server: Server) -> Callable[[float], None]:
+    """An obedient guest goes ``stopping``, then ``off`` after its shutdown delay."""
+
+    def guest_halted(t: float) -> None:
+        if server.status == "stopping":  # a poweron/poweroff in between wins
+            _status(project, server, "off")(t)
+
+    def received(t: float) -> None:
+        if server.status != "running" or not server.honours_acpi:
+            return
+        server.status = "stopping"
+        delay = project.draw(server.shutdown_delay) or 0.0
+        project.sim.schedule(t + delay, guest_halted)
+
+    return received
+
+
+def _poweron(project: Project, server: Server, duration: float | None) -> Action:
+    """``starting``, then ``running``; a disk that does not boot hangs or fails (``boot``)."""
+    was = server.status
+    action = project.begin(
+        server,
+        "start_server",
+        duration=None if server.boot == "stuck" else duration,  # never comes up
+        error=BOOT_FAILED if server.boot == "error" else None,
+        on_success=_status(project, server, "running"),
+        on_error=_status(project, server, was),
+    )
+    if was == "off":
+        server.status = "starting"
+    return action

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from hcloud_sim.state import Simulator
 
 Effect = Callable[[float], None]
-#: how an action that starts a server from an image that does not boot ends
-BOOT_FAILED: ErrorPair = ("action_failed", "server did not boot from its image")
 
 
 class Project:
@@ -203,55 +201,6 @@ class Project:
                 image.creating_action = None
                 if action.status == "error":
                     image.status = "unavailable"
-
-    def power(self, server_id: int, verb: str) -> Action:
-        """shutdown (ACPI), poweroff, poweron, reboot."""
-        server = self.server(server_id)
-        command = {
-            "shutdown": "shutdown_server",
-            "poweroff": "stop_server",
-            "poweron": "start_server",
-            "reboot": "reboot_server",
-        }[verb]
-        duration = self.draw(self.spec.duration_for(command))
-
-        def set_status(status: str) -> Effect:
-            def effect(t: float) -> None:
-                del t
-                if server.id in self.servers:
-                    server.status = status  # type: ignore[assignment]
-
-            return effect
-
-        def acpi_received(t: float) -> None:
-            if server.status != "running" or not server.honours_acpi:
-                return
-            server.status = "stopping"
-            delay = self.draw(server.shutdown_delay) or 0.0
-            self.sim.schedule(t + delay, guest_halted)
-
-        def guest_halted(t: float) -> None:
-            if server.status == "stopping":  # a poweron/poweroff in between wins
-                set_status("off")(t)
-
-        if verb == "shutdown":
-            return self.begin(server, command, duration=duration, on_success=acpi_received)
-        if verb == "poweroff":
-            return self.begin(server, command, duration=duration, on_success=set_status("off"))
-        if verb == "poweron":
-            was = server.status
-            action = self.begin(
-                server,
-                command,
-                duration=None if server.boot == "stuck" else duration,  # never comes up
-                error=BOOT_FAILED if server.boot == "error" else None,
-                on_success=set_status("running"),
-                on_error=set_status(was),
-            )
-            if was == "off":
-                server.status = "starting"
-            return action
-        return self.begin(server, command, duration=duration)
 
     # -- images ----------------------------------------------------------------------------
 

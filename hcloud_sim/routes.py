@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcloud_sim import routes_catalog, routes_servers
+from hcloud_sim import lifecycle, routes_catalog, routes_servers
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import (
     Handler,
@@ -93,7 +93,7 @@ def _actions_page(req: Request, actions: list[Any]) -> Reply:
 
 def server_power(verb: str) -> Handler:
     def handler(req: Request) -> Reply:
-        action = req.project.power(path_id(req), verb)
+        action = lifecycle.power(req.project, path_id(req), verb)
         return Reply(201, {"action": render_action(action, req.now)})
 
     handler.__name__ = f"server_{verb}"

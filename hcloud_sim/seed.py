@@ -125,7 +125,7 @@ def seed_project(project: Project) -> None:
             description=image_spec.description,
             name=image_spec.name,
             created=now - image_spec.age,
-            disk_size=image_spec.disk,
+            disk_size=image_spec.disk or (source.disk_gb if source else 40),
             image_size=image_spec.size if image_spec.status == "available" else None,
             created_from=(source.id, source.name) if source else None,
             bound_to=source.id if source and image_spec.type == "backup" else None,
@@ -175,6 +175,7 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         if spec.snapshot_error
         else None,
         snapshot_size_gb=spec.snapshot_size,
+        boot=spec.boot,
     )
 
 

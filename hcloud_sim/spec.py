@@ -56,6 +56,11 @@ class ActionSpec(_Spec):
     error: ErrorSpec | None = None
 
 
+#: how a server made from an image comes up: ``ok`` reaches running; ``stuck`` stays ``starting``
+#: for ever (its start_server action never ends); ``error``: the create/start action fails
+BootSpec = Literal["ok", "stuck", "error"]
+
+
 class ServerSpec(_Spec):
     name: str
     count: int | None = Field(
@@ -80,6 +85,9 @@ class ServerSpec(_Spec):
     )
     snapshot_error: ErrorSpec | None = None
     snapshot_size: float | None = None
+    boot: BootSpec = Field(
+        default="ok", description="how its disk boots: on a poweron, and in its snapshots"
+    )
     running_actions: list[ActionSpec] = Field(default_factory=list)
     delete_after: float | None = Field(default=None, description="deleted at this simulated age")
 
@@ -90,11 +98,6 @@ class ServerSpec(_Spec):
         return self
 
 
-#: how a server made from an image comes up: ``ok`` reaches running; ``stuck`` stays ``starting``
-#: for ever (its start_server action never ends); ``error``: the create/start action fails
-BootSpec = Literal["ok", "stuck", "error"]
-
-
 class ImageSpec(_Spec):
     description: str
     type: Literal["snapshot", "backup", "system"] = "snapshot"
@@ -103,7 +106,7 @@ class ImageSpec(_Spec):
     age: Age = 86400.0
     status: Literal["available", "creating", "unavailable"] = "available"
     size: float = 2.5
-    disk: float = 40
+    disk: float | None = Field(default=None, gt=0, description="GB; default: its server's disk")
     labels: dict[str, str] = Field(default_factory=dict)
     protected: bool = False
     architecture: Literal["x86", "arm"] | None = Field(
