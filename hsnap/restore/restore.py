@@ -97,9 +97,7 @@ class RestoreResult:
 def plan_restore(cloud: Cloud, request: RestoreRequest) -> RestorePlan:
     """Check every input against the project (reads only); ConfigError on bad input."""
     _check_request(request)
-    original = cloud.find_server_details(request.server)
-    if original is None:
-        raise ConfigError(f"no server named {request.server!r} in this project")
+    original = cloud.find_server_details(request.server) or _deleted(cloud, request)
     image = _image(cloud, request, original)
     if request.in_place:
         if original.rebuild_protected:
@@ -120,6 +118,33 @@ def plan_restore(cloud: Cloud, request: RestoreRequest) -> RestorePlan:
     if cloud.find_server(request.new_name) is not None:
         raise ConfigError(f"a server named {request.new_name!r} already exists; pick another")
     return RestorePlan(request, original, image, kind, location)
+
+
+def _deleted(cloud: Cloud, request: RestoreRequest) -> ServerDetails:
+    """A server that no longer exists, known by the snapshots made of it (restore --as only)."""
+    unknown = ConfigError(f"no server named {request.server!r} in this project")
+    if request.in_place:
+        raise unknown
+    made = [i for i in cloud.find_images() if i.created_from == request.server]
+    source = max((i.created_from_id or 0 for i in made), default=0)
+    if not source:
+        raise unknown
+    if not (request.server_type and request.location):
+        raise ConfigError(
+            f"{request.server} no longer exists (its snapshots do): pass --server-type and "
+            "--location for the new server"
+        )
+    return ServerDetails(
+        id=source,
+        name=request.server,
+        status="deleted",
+        server_type=request.server_type,
+        architecture="",
+        disk_gb=0.0,
+        location=request.location,
+        ipv4="",  # its addresses are unknown: the new server gets both kinds
+        ipv6="",
+    )
 
 
 def _check_request(request: RestoreRequest) -> None:

@@ -184,3 +184,20 @@ def test_the_server_quota_is_a_clear_error(make_sim: SimFactory) -> None:
     with pytest.raises(HsnapError, match="server quota is reached"):
         restore_new(cloud, plan)
     assert list(_servers(sim)) == ["app-1"]
+
+
+def test_a_deleted_server_comes_back_from_its_snapshots(sim: SimulatorServer) -> None:
+    sim.state.delete_server(APP_1)
+    cloud = connect(sim)
+    with pytest.raises(ConfigError, match="pass --server-type and --location"):
+        plan_restore(cloud, RestoreRequest(server="app-1", new_name="app-1"))
+    request = RestoreRequest(server="app-1", new_name="app-1", server_type="cx22", location="hel1")
+    result = restore_new(cloud, plan_restore(cloud, request))
+    made = _servers(sim)["app-1"]
+    assert made["image"]["id"] == _image(sim, "newer") == result.image_id
+    assert made["location"]["name"] == "hel1"
+    assert made["public_net"]["ipv4"] is not None
+    with pytest.raises(ConfigError, match="no server named 'app-9'"):
+        plan_restore(
+            cloud, RestoreRequest(server="app-9", new_name="x", server_type="cx22", location="fsn1")
+        )
