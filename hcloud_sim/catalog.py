@@ -70,17 +70,21 @@ class ServerTypeSpec(_Spec):
 
 
 def _type(
-    tid: int, name: str, size: tuple[int, float, int], eu: tuple[str, str], **kw: Any
+    tid: int,
+    name: str,
+    size: tuple[int, float, int],
+    eu: tuple[str, str],
+    us: tuple[str, str] | None = None,
+    **extra: str,
 ) -> dict[str, Any]:
-    """A default type: (cores, memory, disk), (monthly, hourly) in the EU; ``us=`` elsewhere."""
-    us = kw.pop("us", None)  # Hetzner charges more outside the EU, where it offers the type
+    """A default type: (cores, memory GB, disk GB); (monthly, hourly) net EUR in the EU and,
+    where Hetzner offers it outside the EU at a higher price, ``us`` for ash, hil and sin."""
     prices = {loc: {"monthly": eu[0], "hourly": eu[1]} for loc in EU}
     if us is not None:
         prices |= {loc: {"monthly": us[0], "hourly": us[1]} for loc in ("ash", "hil", "sin")}
     cores, memory, disk = size
-    return {"id": tid, "name": name, "cores": cores, "memory": memory, "disk": disk, **kw} | {
-        "prices": prices
-    }
+    fields = {"id": tid, "name": name, "cores": cores, "memory": memory, "disk": disk}
+    return {**fields, **extra, "prices": prices}
 
 
 def default_server_types() -> list[dict[str, Any]]:

@@ -68,7 +68,8 @@ def image_for(project: Project, ref: str | int, server_type: ServerTypeSpec, dis
     that exist once per architecture.
     """
     if isinstance(ref, int) or ref.isdigit():
-        candidates = [i for i in project.images.values() if i.id == int(ref)]
+        by_id = project.images.get(int(ref))
+        candidates = [by_id] if by_id is not None else []
     else:
         candidates = [i for i in project.images.values() if i.name == ref]
     if not candidates:

@@ -11,6 +11,7 @@ from hcloud_sim.catalog import CatalogSpec, ServerTypeSpec
 from hcloud_sim.errors import ApiError
 from hcloud_sim.model import Image, Server
 from hcloud_sim.spec import ProjectSpec, ServerSpec
+from hcloud_sim.transitions import begin_transition, check_status
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -57,6 +58,7 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
     names: set[str] = set()
     for server_spec in (s for group in spec.servers for s in _expand(group)):
         _check(server_spec, catalog)
+        check_status(server_spec)
         if len(server_spec.running_actions) > 1:
             raise ValueError(
                 f"server {server_spec.name!r}: at most one running action (it holds the lock)"
@@ -109,6 +111,7 @@ def seed_project(project: Project) -> None:
                 error=error,
                 started=now - running.elapsed,
             )
+        begin_transition(project, server, server_spec, now)
         if server_spec.delete_after is not None:
             sim.schedule(now + server_spec.delete_after, _deleter(project, server.id))
 

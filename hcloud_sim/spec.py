@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from hcloud_sim.catalog import CatalogSpec
+from hcloud_sim.clock import MAX_TIME_SCALE
 from hcloud_sim.faults import FaultRule
+from hcloud_sim.model import ServerStatus
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -39,7 +41,8 @@ DurationSpec = float | tuple[float, float] | None
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no NaN or infinity anywhere: a timestamp of inf cannot be written, a NaN duration never ends
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorSpec(_Spec):
@@ -66,7 +69,12 @@ class ServerSpec(_Spec):
     count: int | None = Field(
         default=None, ge=1, description="make this many servers; the name is a template with {i}"
     )
-    status: Annotated[Literal["running", "off"], BeforeValidator(_yaml_off)] = "running"
+    status: Annotated[ServerStatus, BeforeValidator(_yaml_off)] = "running"
+    status_duration: DurationSpec = Field(
+        default=None,
+        description="how long a transitional status lasts (see transitions.py); "
+        "null: it stays; not given: the project's duration for its command",
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     server_type: str = "cx22"
     location: str = "fsn1"
@@ -169,7 +177,7 @@ class Scenario(_Spec):
     name: str = "custom"
     description: str = ""
     seed: int = 0
-    time_scale: float | None = Field(default=None, gt=0)
+    time_scale: float | None = Field(default=None, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     projects: list[ProjectSpec] = Field(default_factory=lambda: [ProjectSpec()])
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
 

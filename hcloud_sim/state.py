@@ -89,6 +89,11 @@ class Simulator:
             raise ApiError("unauthorized", "the token you have provided is invalid")
         return found
 
+    def revoke_token(self, token: str) -> bool:
+        """The API refuses ``token`` with 401 from now on (until a reset); False if unknown."""
+        with self.lock:
+            return self.tokens.pop(token, None) is not None
+
     def project(self, name: str | None = None) -> Project:
         if name is None:
             return next(iter(self.projects.values()))
