@@ -15,6 +15,7 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
+    err,
     fail,
     out,
     quiet_prefect_console,
@@ -186,4 +187,8 @@ def drill(
         now = datetime.now(UTC)
         title = f"drill: {report.verdict(outcomes)}"
         out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
-    raise typer.Exit(1 if report.failed(outcomes) else 0)
+    failed = report.failed(outcomes)
+    for o in failed:  # whole, unwrapped: the table folds long messages
+        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
+    credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
+    raise typer.Exit(2 if credentials else 1 if failed else 0)

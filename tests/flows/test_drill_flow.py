@@ -239,6 +239,17 @@ def test_cli_read_only_token_exits_2_and_creates_nothing(hsnap_env: HsnapEnv) ->
     assert names(sim) == ["web-1"]
 
 
+def test_cli_drill_with_a_read_only_token_exits_2_and_creates_nothing(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(fleet({"name": "web-1"}), token="sim-readonly")
+    result = invoke("drill")
+    assert result.exit_code == 2, result.output
+    assert "read-only" in result.output
+    assert names(sim) == ["web-1"]
+    assert [a for a in sim.state.ground_truth()["actions"] if a["command"] == "create_server"] == []
+
+
 def test_cli_snapshots_and_drill(hsnap_env: HsnapEnv) -> None:
     hsnap_env(fleet({"name": "web-1"}, {"name": "db-1", "boot": "error"}))
     listed = invoke("snapshots", "web-1")
