@@ -43,7 +43,7 @@ class ImageRef:
     created: datetime | None = None
     protected: bool = False
     created_from: str | None = None  # name of the server it was made from
-    created_from_id: int | None = None
+    created_from_id: int | None = None  # id of that server (it may be deleted since)
     architecture: str = "x86"
     disk_size: float | None = None  # GB: the disk of the server it was made from
 
