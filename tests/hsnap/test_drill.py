@@ -22,11 +22,18 @@ OURS = {"managed-by": "hsnap", "hsnap/server-id": str(APP_1)}
 
 
 def _world(boot: str = "ok", **project: Any) -> dict[str, Any]:
-    """app-1 (cx32: 80 GB disk) with one hsnap snapshot of a 40 GB disk that boots as told."""
-    image = {"description": "nightly", "server": "app-1", "age": "1d", "labels": OURS}
-    image |= {"boot": boot, "disk": 40}
-    servers = project.pop("servers", [{"name": "app-1", "server_type": "cx32"}])
-    return world(*servers, images=[image], **project)
+    """app-1 (cx32: 80 GB disk, in nbg1) with hsnap snapshots of a 40 GB disk; the newest one
+    (``nightly``) boots as told; a newer manual snapshot is not hsnap's, so never drilled."""
+    images = [
+        {"description": "nightly", "server": "app-1", "age": "1d", "labels": OURS},
+        {"description": "older", "server": "app-1", "age": "2d", "labels": OURS},
+        {"description": "by hand", "server": "app-1", "age": "1h"},
+    ]
+    for image in images:
+        image |= {"disk": 40}
+    images[0]["boot"] = boot
+    servers = project.pop("servers", [{"name": "app-1", "server_type": "cx32", "location": "nbg1"}])
+    return world(*servers, images=images, **project)
 
 
 def _drill(sim: SimulatorServer, boot_minutes: float = 10, **options: Any) -> DrillOutcome:
@@ -56,7 +63,7 @@ def test_a_snapshot_that_boots_is_proven_labelled_and_its_server_deleted(
     sim = make_sim(_world(), time_scale=SCALE)
     outcome = _drill(sim)
     assert outcome.result == "proven", outcome.error
-    assert outcome.server_type == "cx22"  # the cheapest x86 type with a 40 GB disk in fsn1
+    assert outcome.server_type == "cx22"  # the cheapest x86 type with a 40 GB disk in nbg1
     assert outcome.time_to_running_s is not None
     assert outcome.time_to_running_s > 0
     assert (outcome.cost, outcome.currency) == ("0.0060", "EUR")  # one started hour
@@ -89,7 +96,10 @@ def test_the_throwaway_server_is_labelled_and_has_no_public_ipv4(make_sim: SimFa
     }
     assert server["public_net"]["ipv4"] is None
     assert server["public_net"]["ipv6"] is not None
-    assert (server["location"]["name"], server["server_type"]["name"]) == ("fsn1", "cx22")
+    # the original's location; the cheapest type for a 40 GB x86 disk; the newest hsnap snapshot
+    assert (server["location"]["name"], server["server_type"]["name"]) == ("nbg1", "cx22")
+    nightly = [i for i in sim.state.ground_truth()["images"] if i["description"] == "nightly"]
+    assert server["image"]["id"] == nightly[0]["id"]
 
 
 def test_a_public_ipv4_only_when_asked(make_sim: SimFactory) -> None:

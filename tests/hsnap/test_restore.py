@@ -201,3 +201,17 @@ def test_a_deleted_server_comes_back_from_its_snapshots(sim: SimulatorServer) ->
         plan_restore(
             cloud, RestoreRequest(server="app-9", new_name="x", server_type="cx22", location="fsn1")
         )
+
+
+def test_in_place_waits_out_a_lock_first(make_sim: SimFactory) -> None:
+    busy = {"command": "change_server_type", "duration": 300, "elapsed": 0}
+    sim = make_sim(_world(servers=[{"name": "app-1", "running_actions": [busy]}]), time_scale=SCALE)
+    cloud = connect(sim)
+    request = RestoreRequest(server="app-1", in_place=True, confirmed=True)
+    restore_in_place(cloud, plan_restore(cloud, request), RUN)
+    actions = {a["command"]: a for a in sim.state.ground_truth()["actions"]}
+    assert actions["change_server_type"]["status"] == "success"
+    # neither the safety snapshot nor the rebuild started while the lock was held
+    assert actions["create_image"]["started"] >= actions["change_server_type"]["finished"]
+    assert actions["rebuild_server"]["started"] >= actions["create_image"]["finished"]
+    assert _servers(sim)["app-1"]["status"] == "running"
