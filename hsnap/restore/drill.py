@@ -122,7 +122,10 @@ def run_drill(cloud: Cloud, plan: DrillPlan, out: Log | None = None) -> DrillOut
     finally:
         deleted, cleanup_error = _delete_throwaways(cloud, plan, made, original.log)
     cost = billed_cost(Decimal(plan.hourly), cloud.clock.now() - started) if deleted else None
-    error = error or cleanup_error
+    if cleanup_error is not None:  # a server left behind is the more urgent news
+        error = HsnapError(
+            f"{error}; {cleanup_error}" if error else str(cleanup_error), code="left_behind"
+        )
     outcome = _outcome(plan, running_s, cost, made, error)
     if error is not None:
         original.log.error("%s (id %s): drill failed: %s", plan.server, plan.server_id, error)

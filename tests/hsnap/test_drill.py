@@ -209,3 +209,20 @@ def test_leftovers_of_other_runs_go_the_current_and_active_ones_stay(make_sim: S
     results = clean_leftovers(connect(sim), {"run-live"}.__contains__, current_run=RUN)
     assert [(r.server, r.result) for r in results] == [("killed", "deleted")]
     assert _names(sim) == ["app-1", "live", "mine", "lookalike"]
+
+
+def test_a_server_that_cannot_be_deleted_is_reported_and_cleaned_up_later(
+    make_sim: SimFactory,
+) -> None:
+    sim = make_sim(_world(), time_scale=SCALE)
+    add_fault(sim, method="DELETE", path="/servers/*", code="unavailable")  # for the whole drill
+    outcome = _drill(sim, delete_timeout_s=120)
+    assert outcome.result == "failed"  # it booted, but a drill that leaves a server is no success
+    assert outcome.error_code == "left_behind"
+    assert "LEFT BEHIND" in (outcome.error or "")
+    assert "hsnap recover" in (outcome.error or "")
+    assert len(_names(sim)) == 2
+    sim.state.project().faults.clear()
+    results = clean_leftovers(connect(sim), lambda _: False, current_run=None)
+    assert [(r.result, r.run_id) for r in results] == [("deleted", RUN)]
+    assert _names(sim) == ["app-1"]
