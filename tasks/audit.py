@@ -19,7 +19,7 @@ def read_inventory(
     """Every server, every snapshot (any maker) and the price of a snapshot GB-month."""
     cloud = Cloud(load_settings(token_secret))
     servers = cloud.list_servers()
-    snapshots = cloud.list_snapshots()
+    snapshots = cloud.find_images()
     price = cloud.image_price()
     get_run_logger().info(
         "%d server(s), %d snapshot(s); snapshots cost %s %s per GB-month (net)",
@@ -39,7 +39,7 @@ def snapshot_cost(token_secret: str | None) -> ProjectCost | str:
     """
     try:
         cloud = Cloud(load_settings(token_secret))
-        return project_cost(cloud.list_snapshots(), cloud.image_price())
+        return project_cost(cloud.find_images(), cloud.image_price())
     except Exception as exc:  # noqa: BLE001 -- a report line, never a reason to fail the run
         get_run_logger().warning("snapshot cost unknown: %s", exc)
         return f"snapshot cost unknown: {exc}"
