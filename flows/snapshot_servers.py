@@ -23,6 +23,8 @@ from pydantic import Field
 from flows.local_run import run_and_read
 from flows.prune_snapshots import publish_prune_plan
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.observe.cost import ProjectCost
+from hsnap.observe.events import emit_outcome
 from hsnap.policy import (
     CONSISTENT_LABEL,
     DEFAULT_TEMPLATE,
@@ -38,6 +40,7 @@ from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 from hsnap.snapshot.recovery import still_off
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
+from tasks.audit import snapshot_cost
 from tasks.prune import prune
 from tasks.recover import recover_servers
 from tasks.select_servers import select_servers
@@ -127,14 +130,15 @@ def snapshot_servers(
         outcomes = [_planned(p) for p in plans]
     else:
         task = snapshot_server.with_options(retry_delay_seconds=scaled)
-        outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
+        outcomes = _snapshot_all(task, plans, token_secret, max_concurrency, settings.project)
         outcomes = _check_power(outcomes, token_secret)
     pruned: list[PruneRow] = []
     prune_error: str | None = None
     if retention is not None:
         pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
     rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
-    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error))
+    cost = snapshot_cost(token_secret)
+    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
 
 
 def _prune_succeeded(
@@ -178,9 +182,16 @@ def _check_power(outcomes: list[SnapshotOutcome], token_secret: str) -> list[Sna
 
 
 def _snapshot_all(
-    task: Any, plans: list[SnapshotPlan], token_secret: str | None, max_concurrency: int
+    task: Any,
+    plans: list[SnapshotPlan],
+    token_secret: str | None,
+    max_concurrency: int,
+    project: str,
 ) -> list[SnapshotOutcome]:
-    """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them."""
+    """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them.
+
+    Each server's outcome becomes a Prefect event (``hsnap.snapshot.*``) as soon as it is known.
+    """
     if not plans:
         return []
     progress_id: UUID = create_progress_artifact(  # type: ignore[assignment]
@@ -195,6 +206,7 @@ def _snapshot_all(
         for future in as_completed(list(futures)):
             value = future.result(raise_on_failure=False)
             outcomes.append(_outcome(futures[future], value))
+            emit_outcome(outcomes[-1], project=project, flow_run_id=futures[future].run_id)
             update_progress_artifact(progress_id, 100.0 * len(outcomes) / len(plans))
     return outcomes
 
@@ -252,14 +264,15 @@ def _by_name(outcome: SnapshotOutcome) -> str:
     return outcome.server
 
 
-def _publish(result: RunReport) -> State[Any]:
+def _publish(result: RunReport, cost: ProjectCost | str) -> State[Any]:
     """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
     create_table_artifact(
         table=reporting.rows(result),
         key="snapshot-report",
         description=reporting.verdict(result),
     )
-    create_markdown_artifact(markdown=reporting.markdown(result), key="snapshot-summary")
+    cost_line = cost if isinstance(cost, str) else cost.describe()
+    create_markdown_artifact(markdown=reporting.markdown(result, cost_line), key="snapshot-summary")
     message = reporting.verdict(result)
     if result.pruned:
         publish_prune_plan(list(result.pruned))

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from hsnap.cloud.client import Cloud
 from hsnap.models import PruneRow
+from hsnap.observe.events import emit_pruned
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.retention.prune import execute, plan_prune
 from hsnap.settings import load_settings
@@ -41,4 +43,11 @@ def prune(
         deleting,
         " (dry run: nothing is deleted)" if dry_run else "",
     )
-    return execute(cloud, rows, dry_run=dry_run)
+    done = execute(cloud, rows, dry_run=dry_run)
+    for row in done:
+        emit_pruned(row, project=cloud.settings.project, flow_run_id=_flow_run_id())
+    return done
+
+
+def _flow_run_id() -> str | None:
+    return str(flow_run.id) if flow_run.id else None

@@ -157,7 +157,7 @@ def recover(
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     as_json: AsJson = False,
 ) -> None:
-    """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
+    """Power on servers an interrupted run left off; delete drill servers a killed drill left."""
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     try:

@@ -26,7 +26,7 @@ from hsnap.models import ActionRef, ServerRef, SnapshotOutcome
 from hsnap.policy import RESTART_LABEL, RUN_LABEL
 from hsnap.snapshot.power import power_on
 
-RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone"]
+RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone", "deleted"]
 #: how long a server must stay off, unlocked and marked by a run Prefect still shows as active
 #: before recovery takes it over: a live run is never idle that long with its server off (it
 #: snapshots or powers on), while a killed local process never reports its end to Prefect

@@ -59,8 +59,8 @@ def verdict(report: RunReport) -> str:
     return f"{len(report.failed)} of {total} server(s) failed: {names}"
 
 
-def markdown(report: RunReport) -> str:
-    """The run's summary for a Prefect markdown artifact."""
+def markdown(report: RunReport, cost: str | None = None) -> str:
+    """The run's summary for a Prefect markdown artifact; ``cost``: what snapshots cost a month."""
     lines = [f"# hsnap: {verdict(report)}", ""]
     waited = [o for o in report.outcomes if o.lock_holders]
     if waited:
@@ -79,10 +79,11 @@ def markdown(report: RunReport) -> str:
         lines += ["## Failed", ""]
         lines += [f"- **{o.server}** (`{o.error_code}`): {o.error}" for o in report.failed]
         lines.append("")
-    ok = report.succeeded
-    if ok:
-        size = sum(o.image_size_gb or 0.0 for o in ok)
-        lines += [f"{len(ok)} snapshot(s) available, {size:.2f} GB in all.", ""]
+    made = [o for o in report.outcomes if o.image_size_gb is not None]
+    size = sum(o.image_size_gb or 0.0 for o in made)
+    lines += [f"This run created {len(made)} snapshot(s), {size:.2f} GB in all.", ""]
+    if cost:
+        lines += [f"{cost}.", ""]
     lines.append(f"Flow run `{report.flow_run_id}`.")
     return "\n".join(lines)
 

@@ -63,7 +63,7 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    assert len(lines) == 4  # work pool, token, deployments, failure notification
+    assert len(lines) == 6  # work pool, token, deployments, failed run, missed run, stale server
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
@@ -140,6 +140,7 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
         60,
     )
     assert notice[0]["state"] == "Failed"
+    assert notice[0]["text"].startswith("hsnap: snapshot-servers run ")  # names the flow
     assert "web-2" in notice[0]["text"]
 
 
@@ -168,3 +169,18 @@ def test_parameters_are_validated_by_the_deployment(stack: Stack) -> None:
 
     assert answer.returncode == 2, answer.stdout + answer.stderr
     assert "max_concurrency" in answer.stderr
+
+
+@pytest.mark.usefixtures("stack")
+def test_drills_ship_inactive_and_restore_has_no_schedule() -> None:
+    with get_client(sync_client=True) as client:
+        drill = client.read_deployment_by_name("verify-snapshots/weekly-drill")
+        restore = client.read_deployment_by_name("restore-server/restore")
+        scheduled = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["weekly-drill"]))
+        )
+    assert [(s.active, getattr(s.schedule, "timezone", None)) for s in drill.schedules] == [
+        (False, "Europe/Berlin")
+    ]
+    assert scheduled == []  # nobody is billed by surprise
+    assert restore.schedules == []
