@@ -170,8 +170,9 @@ def _report(stdout: str) -> dict[str, Any] | None:
 
 
 def _traceback(text: str) -> str:
+    """Where the traceback starts, and how it ends (the exception)."""
     at = text.find("Traceback (most recent call last)")
-    return text[at : at + 1500]
+    return text[at : at + 500] + " ... " + text[-1500:]
 
 
 def _check_run(result: Result, run: Run, sim: SimulatorServer, running: set[int]) -> None:
