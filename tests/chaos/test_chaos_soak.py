@@ -1,6 +1,6 @@
 """The chaos soak's short CI variant: 20 seeded trials of the real CLI against a faulty simulator.
 
-``benchmarks/chaos.py`` draws each trial (a fleet of 10-25 servers here, 10-50 in the full soak;
+``benchmarks/chaos.py`` draws each trial (a fleet of 10-20 servers here, 10-50 in the full soak;
 plain or consistent mode; a mix of 5xx/504 bursts, dropped connections, creates answered after
 the client's timeout, 429s, failing actions, servers deleted mid-run; in half of them a SIGKILL of
 the run followed by a second run) and checks the invariants after every run. Simulated time runs
@@ -21,7 +21,7 @@ TRIALS = 20
 SEED = 20261201
 #: smaller fleets than the full soak's 10-50: each run of the CLI costs seconds of Python and
 #: Prefect start-up, and CI must finish in a few minutes on a loaded 2-core machine
-MAX_SERVERS = 25
+MAX_SERVERS = 20
 
 
 def test_short_chaos_soak_keeps_every_invariant(prefect_harness: None) -> None:
