@@ -23,6 +23,7 @@ def prune_snapshots(
     timezone: str = "UTC",
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
 ) -> State[Any]:
     """Delete hsnap's old snapshots by a retention policy; never touches an image it did not make.
 
@@ -32,10 +33,11 @@ def prune_snapshots(
         timezone: the calendar (IANA name) that defines days, weeks, months and years.
         dry_run: publish the plan, delete nothing (works with a read-only token).
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
     check_timezone(timezone)
-    load_settings(token_secret)  # fail fast on a missing token or an unsafe endpoint
-    rows = prune(retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret)
+    load_settings(token_secret, project)  # fail fast on a missing token or an unsafe endpoint
+    rows = prune(retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret, project)
     return publish_prune_plan(rows)
 
 

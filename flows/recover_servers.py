@@ -15,14 +15,17 @@ from tasks.recover import recover_servers as recover_task
 
 
 @flow(name="recover-servers", validate_parameters=True)
-def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
+def recover_servers(
+    token_secret: str = DEFAULT_TOKEN_SECRET, project: str | None = None
+) -> State[Any]:
     """Power on servers marked hsnap/restart by a run that is no longer running, then unmark them.
 
     Args:
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
-    load_settings(token_secret)
-    results = recover_task(token_secret)
+    load_settings(token_secret, project)
+    results = recover_task(token_secret, project)
     data = [asdict(r) for r in results]
     failed = [r.server for r in results if r.result == "failed"]
     if failed:

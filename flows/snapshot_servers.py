@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -33,6 +34,7 @@ from hsnap.policy import (
     describe,
     ownership_labels,
 )
+from hsnap.projects.limits import project_slot
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
@@ -61,6 +63,7 @@ def snapshot_servers(
     force_poweroff: bool = False,
     shutdown_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
     poweron_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0,
+    project: str | None = None,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
@@ -85,54 +88,65 @@ def snapshot_servers(
             shutdown for ``shutdown_wait_minutes``; otherwise that server fails, still running.
         shutdown_wait_minutes: how long a guest may take to power off after the ACPI shutdown.
         poweron_wait_minutes: how long to keep trying to power a server on again.
+        project: the Hetzner project (a HetznerProject block: token, endpoint, default
+            label selector) instead of HCLOUD_TOKEN / token_secret. One snapshot run per
+            project at a time: a second one waits for the first.
     """
     log = get_run_logger()
     check_selector(label_selector)
     check_template(description_template)
     check_extra_labels(labels or {})
     check_timezone(timezone)
-    settings = load_settings(token_secret)
-    run_id = str(flow_run.id or uuid.uuid4())
+    settings = load_settings(token_secret, project)
+    if label_selector is None and settings.label_selector:
+        label_selector = settings.label_selector  # the project's default selector
+        check_selector(label_selector)
+    # one snapshot run per project at a time; a dry run changes nothing and need not wait
+    slot = nullcontext() if dry_run else project_slot(settings.project)
+    with slot:
+        run_id = str(flow_run.id or uuid.uuid4())
 
-    scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
-    chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
-        label_selector, servers or [], exclude or [], token_secret
-    )
-    if not dry_run:
-        # power back what an interrupted run left off, before any server is snapshotted (and
-        # before consistent mode reads whether it was running)
-        recover_servers(token_secret)
-    if not chosen and not missing:
-        log.warning("no server matched the selection: nothing to snapshot")
-    not_found = [_not_found(name, label_selector) for name in missing]
-    now = datetime.now(UTC)
-    plans = [
-        SnapshotPlan(
-            server=server,
-            description=describe(description_template, server, now, run_id),
-            labels={**(labels or {}), **ownership_labels(server.id, run_id)},
-            run_id=run_id,
-            lock_timeout_s=lock_wait_minutes * 60,
-            snapshot_timeout_s=snapshot_wait_minutes * 60,
-            consistent=consistent or server.labels.get(CONSISTENT_LABEL) == "true",
-            force_poweroff=force_poweroff,
-            shutdown_timeout_s=shutdown_wait_minutes * 60,
-            poweron_timeout_s=poweron_wait_minutes * 60,
+        scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
+        chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
+            label_selector, servers or [], exclude or [], token_secret, project
         )
-        for server in chosen
-    ]
-    if dry_run:
-        log.info("dry run: %d server(s) would be snapshotted", len(plans))
-        outcomes = [_planned(p) for p in plans]
-    else:
-        task = snapshot_server.with_options(retry_delay_seconds=scaled)
-        outcomes = _snapshot_all(task, plans, token_secret, max_concurrency)
-    pruned: list[PruneRow] = []
-    prune_error: str | None = None
-    if retention is not None:
-        pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
-    rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
-    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error))
+        if not dry_run:
+            # power back what an interrupted run left off, before any server is snapshotted (and
+            # before consistent mode reads whether it was running)
+            recover_servers(token_secret, project)
+        if not chosen and not missing:
+            log.warning("no server matched the selection: nothing to snapshot")
+        not_found = [_not_found(name, label_selector) for name in missing]
+        now = datetime.now(UTC)
+        plans = [
+            SnapshotPlan(
+                server=server,
+                description=describe(description_template, server, now, run_id),
+                labels={**(labels or {}), **ownership_labels(server.id, run_id)},
+                run_id=run_id,
+                lock_timeout_s=lock_wait_minutes * 60,
+                snapshot_timeout_s=snapshot_wait_minutes * 60,
+                consistent=consistent or server.labels.get(CONSISTENT_LABEL) == "true",
+                force_poweroff=force_poweroff,
+                shutdown_timeout_s=shutdown_wait_minutes * 60,
+                poweron_timeout_s=poweron_wait_minutes * 60,
+            )
+            for server in chosen
+        ]
+        if dry_run:
+            log.info("dry run: %d server(s) would be snapshotted", len(plans))
+            outcomes = [_planned(p) for p in plans]
+        else:
+            task = snapshot_server.with_options(retry_delay_seconds=scaled)
+            outcomes = _snapshot_all(task, plans, (token_secret, project), max_concurrency)
+        pruned: list[PruneRow] = []
+        prune_error: str | None = None
+        if retention is not None:
+            pruned, prune_error = _prune_succeeded(
+                retention, timezone, outcomes, dry_run, (token_secret, project)
+            )
+        rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
+        return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error))
 
 
 def _prune_succeeded(
@@ -140,7 +154,7 @@ def _prune_succeeded(
     timezone: str,
     outcomes: list[SnapshotOutcome],
     dry_run: bool,
-    token_secret: str,
+    source: tuple[str | None, str | None],
 ) -> tuple[list[PruneRow], str | None]:
     """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run.
 
@@ -153,14 +167,17 @@ def _prune_succeeded(
         get_run_logger().info("retention skipped: no server was snapshotted in this run")
         return [], None
     try:
-        return prune(retention, timezone, done, failed, dry_run, token_secret), None
+        return prune(retention, timezone, done, failed, dry_run, *source), None
     except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
         get_run_logger().error("retention failed: %s", exc)
         return [], f"{type(exc).__name__}: {exc}"
 
 
 def _snapshot_all(
-    task: Any, plans: list[SnapshotPlan], token_secret: str | None, max_concurrency: int
+    task: Any,
+    plans: list[SnapshotPlan],
+    source: tuple[str | None, str | None],
+    max_concurrency: int,
 ) -> list[SnapshotOutcome]:
     """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them."""
     if not plans:
@@ -172,7 +189,8 @@ def _snapshot_all(
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
         futures: dict[PrefectFuture[Any], SnapshotPlan] = {
-            runner.submit(task, {"plan": p, "token_secret": token_secret}): p for p in plans
+            runner.submit(task, {"plan": p, "token_secret": source[0], "project": source[1]}): p
+            for p in plans
         }
         for future in as_completed(list(futures)):
             value = future.result(raise_on_failure=False)

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     #: the Hetzner project's name as hsnap reports it (events, reports); "default" for the
     #: single-token paths (HCLOUD_TOKEN, the hcloud-token Secret block)
     project: str = "default"
+    #: the project's default label selector (from its HetznerProject block), used when a run
+    #: gives none
+    label_selector: str | None = None
     time_scale: float = Field(default=1.0, gt=0)
     http_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 
@@ -60,21 +63,33 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def load_settings(token_secret: str | None = DEFAULT_TOKEN_SECRET) -> Settings:
+def load_settings(
+    token_secret: str | None = DEFAULT_TOKEN_SECRET, project: str | None = None
+) -> Settings:
     """Settings from ``HCLOUD_TOKEN``/``HCLOUD_ENDPOINT``/``HSNAP_TIME_SCALE``.
 
     Without ``HCLOUD_TOKEN`` the token is read from the Prefect Secret block ``token_secret``.
+    With ``project``, token, endpoint and name come from that ``HetznerProject`` block instead
+    (its endpoint passes the same safety check).
     """
+    if project:
+        from hsnap.projects.block import project_settings  # noqa: PLC0415 -- imports Prefect
+
+        return project_settings(project, _time_scale())
     endpoint = os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
     check_endpoint(endpoint)
     token = os.environ.get("HCLOUD_TOKEN") or _token_from_block(token_secret)
+    return Settings(token=SecretStr(token), endpoint=endpoint, time_scale=_time_scale())
+
+
+def _time_scale() -> float:
     try:
         scale = float(os.environ.get("HSNAP_TIME_SCALE") or 1.0)
     except ValueError:
         raise ConfigError("HSNAP_TIME_SCALE must be a number (1 for the real API)") from None
     if scale <= 0:
         raise ConfigError("HSNAP_TIME_SCALE must be > 0 (1 for the real API)")
-    return Settings(token=SecretStr(token), endpoint=endpoint, time_scale=scale)
+    return scale
 
 
 def _token_from_block(name: str | None) -> str:

@@ -22,10 +22,11 @@ def prune(
     failed_servers: list[int],
     dry_run: bool,
     token_secret: str | None,
+    project: str | None = None,
 ) -> list[PruneRow]:
     """Plan retention over hsnap's snapshots and delete what it says (nothing when dry_run)."""
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     rows = plan_prune(
         cloud,
         policy,

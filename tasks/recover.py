@@ -40,10 +40,10 @@ def run_is_active(run_id: str) -> bool:
     retry_delay_seconds=10,
     retry_condition_fn=retry_if_transient,
 )
-def recover_servers(token_secret: str | None) -> list[Recovery]:
+def recover_servers(token_secret: str | None, project: str | None = None) -> list[Recovery]:
     """Find servers marked ``hsnap/restart`` by a run that is no longer active and power them on."""
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     marked = cloud.list_servers(RESTART_LABEL)
     if not marked:
         return []

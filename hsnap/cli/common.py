@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -41,9 +44,30 @@ Template = Annotated[str, typer.Option(help="Snapshot description template.")]
 Labels = Annotated[
     list[str] | None, typer.Option("--label", help="Extra snapshot label KEY=VALUE (repeatable).")
 ]
+Project = Annotated[
+    str | None,
+    typer.Option(
+        "--project", "-P", help="Hetzner project (a HetznerProject block; see hsnap project list)."
+    ),
+]
 TokenSecret = Annotated[
     str, typer.Option(help="Prefect Secret block holding the token when HCLOUD_TOKEN is unset.")
 ]
+
+
+def read_token(from_stdin: bool) -> str:
+    """The Hetzner token from --token-stdin, HCLOUD_TOKEN or a hidden prompt; never echoed."""
+    if from_stdin:
+        token = sys.stdin.readline().strip()
+    elif os.environ.get("HCLOUD_TOKEN"):
+        token = os.environ["HCLOUD_TOKEN"].strip()
+    elif sys.stdin.isatty():
+        token = getpass.getpass("Hetzner Cloud API token (Read & Write; not echoed): ").strip()
+    else:
+        raise ConfigError("no token: set HCLOUD_TOKEN or pass --token-stdin")
+    if not token:
+        raise ConfigError("the Hetzner API token is empty")
+    return token
 
 
 def parse_labels(pairs: list[str] | None) -> dict[str, str]:

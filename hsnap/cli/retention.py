@@ -12,6 +12,7 @@ from hsnap.cli.common import (
     DryRun,
     Excludes,
     LabelSelector,
+    Project,
     ServerNames,
     TokenSecret,
     Verbose,
@@ -61,6 +62,7 @@ def prune(
     ] = False,
     timezone: Annotated[str, typer.Option(help="Calendar for days/weeks/months.")] = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
@@ -81,7 +83,11 @@ def prune(
 
         with quiet_prefect_console(verbose):
             rows = run_locally(
-                retention=policy, timezone=timezone, dry_run=dry_run, token_secret=token_secret
+                retention=policy,
+                timezone=timezone,
+                dry_run=dry_run,
+                token_secret=token_secret,
+                project=project,
             )
     except HsnapError as exc:
         fail(exc)
@@ -101,6 +107,7 @@ def plan(
     keep_last: Annotated[int, typer.Option(min=0, help="Retention: the N newest.")] = 0,
     timezone: Annotated[str, typer.Option(help="Calendar for days/weeks/months.")] = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
@@ -118,6 +125,7 @@ def plan(
                 retention=policy,
                 timezone=timezone,
                 token_secret=token_secret,
+                project=project,
             )
     except HsnapError as exc:
         fail(exc)

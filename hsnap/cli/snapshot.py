@@ -16,6 +16,7 @@ from hsnap.cli.common import (
     Labels,
     LabelSelector,
     LockWait,
+    Project,
     ServerNames,
     SnapshotWait,
     Template,
@@ -46,6 +47,7 @@ def run(
     description_template: Template = "{server}-{timestamp}",
     label: Labels = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     verbose: Verbose = False,
     consistent: Annotated[
         bool, typer.Option("--consistent", help="Shut each server down first; power it on after.")
@@ -84,6 +86,7 @@ def run(
             "force_poweroff": force_poweroff,
             "shutdown_wait_minutes": shutdown_wait_minutes,
             "poweron_wait_minutes": poweron_wait_minutes,
+            "project": project,
         },
         as_json=as_json,
         verbose=verbose,
@@ -131,13 +134,14 @@ def demo(
 def status(
     server: Annotated[str, typer.Argument(help="Server name.")],
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
 ) -> None:
     """Say whether a server is locked, and by which running actions."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.settings import load_settings  # noqa: PLC0415
 
     try:
-        cloud = Cloud(load_settings(token_secret))
+        cloud = Cloud(load_settings(token_secret, project))
         found = cloud.find_server(server)
         if found is None:
             raise ConfigError(f"no server named {server!r} in this project")
@@ -155,13 +159,14 @@ def status(
 @app.command(rich_help_panel="Snapshots")
 def recover(
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
 ) -> None:
     """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     try:
-        results = run_locally(token_secret=token_secret)
+        results = run_locally(token_secret=token_secret, project=project)
     except HsnapError as exc:
         fail(exc)
     if as_json:

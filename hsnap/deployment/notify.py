@@ -49,16 +49,22 @@ def ensure_failure_webhook(url: str) -> SetupStep:
         ),
         actions=[CallWebhook(block_document_id=block._block_document_id, payload=PAYLOAD)],
     )
-    existing = _automation()
+    return upsert_automation("notify", automation, force=changed)
+
+
+def upsert_automation(what: str, automation: Any, *, force: bool = False) -> SetupStep:
+    """Create ``automation`` by name, or update the one there when it differs (or ``force``)."""
+    name = automation.name
+    existing = _automation(name)
     if existing is None:
         automation.create()
-        return SetupStep("notify", True, f"created automation {AUTOMATION_NAME!r}")
-    if _same(existing, automation) and not changed:
-        return SetupStep("notify", False, f"automation {AUTOMATION_NAME!r} already set up")
+        return SetupStep(what, True, f"created automation {name!r}")
+    if _same(existing, automation) and not force:
+        return SetupStep(what, False, f"automation {name!r} already set up")
     existing.trigger, existing.actions = automation.trigger, automation.actions
     existing.enabled = True
     existing.update()
-    return SetupStep("notify", True, f"updated automation {AUTOMATION_NAME!r}")
+    return SetupStep(what, True, f"updated automation {name!r}")
 
 
 def _save_block(kind: Any, block: Any) -> bool:
@@ -73,12 +79,12 @@ def _save_block(kind: Any, block: Any) -> bool:
     return True
 
 
-def _automation() -> Any:
+def _automation(name: str) -> Any:
     from prefect.automations import Automation  # noqa: PLC0415
     from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
 
     try:
-        return Automation.read(name=AUTOMATION_NAME)
+        return Automation.read(name=name)
     except (ValueError, ObjectNotFound):
         return None
 

@@ -94,8 +94,8 @@ def trigger_snapshot(
     )
 
 
-def report_rows(flow_run_id: str) -> list[dict[str, str]]:
-    """The ``snapshot-report`` table artifact of a flow run (empty if it has none)."""
+def report_rows(flow_run_id: str, key: str = REPORT_KEY) -> list[dict[str, str]]:
+    """The table artifact ``key`` (default ``snapshot-report``) of a flow run; empty if none."""
     from uuid import UUID  # noqa: PLC0415
 
     from prefect.client.orchestration import get_client  # noqa: PLC0415
@@ -107,7 +107,7 @@ def report_rows(flow_run_id: str) -> list[dict[str, str]]:
 
     artifact_filter = ArtifactFilter(
         flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]),
-        key=ArtifactFilterKey(any_=[REPORT_KEY]),
+        key=ArtifactFilterKey(any_=[key]),
     )
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=artifact_filter)

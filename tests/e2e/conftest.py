@@ -107,7 +107,7 @@ class Stack:
         )
 
 
-def _base_env(home: Path) -> dict[str, str]:
+def base_env(home: Path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HCLOUD_", "HSNAP_"))
     }
@@ -129,61 +129,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    env = _base_env(home)
+    env = base_env(home)
     logs = home / "logs"
     logs.mkdir()
     started: list[subprocess.Popen[Any]] = []
     sim = SimulatorServer("demo", time_scale=SCALE).start()
     webhook = WebhookReceiver()
     try:
-        with (logs / "server.log").open("w") as server_log:
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    stdout=server_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        wait_until(lambda: _healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
+        started.append(start_prefect_server(env, port, logs / "server.log"))
+        wait_until(lambda: healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
         env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
         env["HSNAP_NOTIFY_WEBHOOK"] = webhook.url
         stack = Stack(api_url, env, sim, home, webhook)
         setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
         assert setup.returncode == 0, setup.stdout + setup.stderr
         stack.first_setup = setup  # type: ignore[attr-defined]
-        with (logs / "worker.log").open("w") as worker_log:
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "worker",
-                        "start",
-                        "--pool",
-                        "hsnap",
-                        "--name",
-                        "e2e-worker",
-                    ],
-                    env=env,
-                    cwd=REPO,
-                    stdout=worker_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        started.append(start_worker(env, "e2e-worker", logs / "worker.log"))
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             yield stack
     finally:
@@ -193,7 +154,36 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         webhook.stop()
 
 
-def _healthy(api_url: str) -> bool:
+def start_prefect_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[Any]:
+    """``prefect server start`` on 127.0.0.1:``port`` in its own session (see ``stop``)."""
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*argv, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_worker(
+    env: dict[str, str], name: str, log: Path, *extra: str, pool: str = "hsnap"
+) -> subprocess.Popen[Any]:
+    """A process worker on ``pool`` in its own session: its flow runs die with it on killpg."""
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", name]
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*argv, *extra],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def healthy(api_url: str) -> bool:
     try:
         return requests.get(f"{api_url}/health", timeout=2).ok
     except requests.RequestException:

@@ -63,7 +63,8 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    assert len(lines) == 4  # work pool, token, deployments, failure notification
+    # work pool, token, projects, deployments, crash watch, failure notification
+    assert len(lines) == 6
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
