@@ -25,7 +25,7 @@ from hsnap.projects.registry import check_name, project_names
 #: the deployment each project's run goes through: no deployment-wide limit (the projects run
 #: side by side); the per-project limit inside the snapshot flow keeps one run per project
 MEMBER_DEPLOYMENT = "snapshot-servers/fleet-member"
-POLL_S = 2.0
+POLL_S = 1.0  # one cheap API read for all project runs
 
 
 @flow(name="snapshot-fleet", validate_parameters=True)

@@ -26,7 +26,9 @@ from flows.prune_snapshots import publish_prune_plan
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 from hsnap.policy import (
     CONSISTENT_LABEL,
+    DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TEMPLATE,
+    MAX_CONCURRENCY,
     check_extra_labels,
     check_selector,
     check_template,
@@ -54,7 +56,7 @@ def snapshot_servers(
     labels: dict[str, str] | None = None,
     lock_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0,
     snapshot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 120.0,
-    max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20,
+    max_concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = DEFAULT_MAX_CONCURRENCY,
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     retention: RetentionPolicy | None = None,

@@ -31,6 +31,7 @@ from hsnap.cli.common import (
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
+from hsnap.policy import DEFAULT_MAX_CONCURRENCY
 from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 
@@ -43,7 +44,7 @@ def run(
     as_json: AsJson = False,
     lock_wait_minutes: LockWait = 30.0,
     snapshot_wait_minutes: SnapshotWait = 120.0,
-    max_concurrency: Concurrency = 20,
+    max_concurrency: Concurrency = DEFAULT_MAX_CONCURRENCY,
     description_template: Template = "{server}-{timestamp}",
     label: Labels = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,

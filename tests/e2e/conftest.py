@@ -95,16 +95,23 @@ class Stack:
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 300) -> Any:
         """An hsnap command against this stack, as a user would run it."""
-        return subprocess.run(
-            [sys.executable, "-m", "hsnap.cli", *args],
-            input=stdin,
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_hsnap(self.env, *args, stdin=stdin, timeout=timeout)
+
+
+def run_hsnap(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """An hsnap command in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "hsnap.cli", *args],
+        input=stdin,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def base_env(home: Path) -> dict[str, str]:
