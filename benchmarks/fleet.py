@@ -154,6 +154,8 @@ def run_case(
                 "HSNAP_TIME_SCALE": str(scale),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                 "PREFECT_HOME": str(HERE / ".prefect-home"),
+                # a shared, loaded machine starts Prefect's temporary server slowly (default 20 s)
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
             }
             env.pop("PREFECT_API_URL", None)
             child = subprocess.run(  # noqa: S603 -- this script, as the flow process

@@ -17,17 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fleet import Simulator, servers_of
-from tests.e2e.conftest import (
-    REPO,
-    base_env,
-    free_port,
-    healthy,
-    run_hsnap,
-    start_prefect_server,
-    start_worker,
-    stop,
-    wait_until,
-)
+from tests.e2e import conftest as e2e
 from tests.e2e.postgres import postgres_server
 
 WORKERS = 2
@@ -54,16 +44,18 @@ def run_fleet_case(projects: int, servers: int, scale: float, locked: float) -> 
         try:
             env = _prefect(Path(tmp), database_url, sim, scale, started)
             for k in range(1, projects + 1):
-                added = run_hsnap(env, "project", "add", f"p{k}", "--token-stdin", stdin=f"p{k}-rw")
+                added = e2e.run_hsnap(
+                    env, "project", "add", f"p{k}", "--token-stdin", stdin=f"p{k}-rw"
+                )
                 if added.returncode:
                     raise RuntimeError(added.stderr)
             for i in range(WORKERS):
-                started.append(start_worker(env, f"bench-{i}", Path(tmp) / f"worker-{i}.log"))
+                started.append(e2e.start_worker(env, f"bench-{i}", Path(tmp) / f"worker-{i}.log"))
             state, wall, real, failed = _run_fleet(env, sim)
             stats = sim.control("GET", "stats")["requests"]
         finally:
             for process in reversed(started):
-                stop(process)
+                e2e.stop(process)
             sim.stop()
     total_servers = projects * servers
     return {
@@ -89,18 +81,20 @@ def _prefect(
     home: Path, database_url: str, sim: Simulator, scale: float, started: list[Any]
 ) -> Any:
     """A Prefect server on PostgreSQL with hsnap set up; the environment to talk to it."""
-    port = free_port()
-    env = base_env(home)
+    port = e2e.free_port()
+    env = e2e.base_env(home)
     env.update(
         PREFECT_API_DATABASE_CONNECTION_URL=database_url,
         HSNAP_TIME_SCALE=f"{scale:g}",
         HCLOUD_ENDPOINT=f"{sim.base}/v1",
     )
-    started.append(start_prefect_server(env, port, home / "server.log"))
+    started.append(e2e.start_prefect_server(env, port, home / "server.log"))
     api_url = f"http://127.0.0.1:{port}/api"
-    wait_until(lambda: healthy(api_url), "the Prefect server", 120)
+    e2e.wait_until(lambda: e2e.healthy(api_url), "the Prefect server", 120)
     env["PREFECT_API_URL"] = api_url
-    setup = run_hsnap(env, "setup", "--token-stdin", "--project-dir", str(REPO), stdin="p1-rw")
+    setup = e2e.run_hsnap(
+        env, "setup", "--token-stdin", "--project-dir", str(e2e.REPO), stdin="p1-rw"
+    )
     if setup.returncode:
         raise RuntimeError(setup.stdout + setup.stderr)
     return env

@@ -62,5 +62,12 @@ def project_slot(project: str) -> Iterator[None]:
 
     ensure_project_limit(project)
     log.info("taking project %s's run slot (limit %s)", project, limit_name(project))
-    with concurrency(limit_name(project), occupy=1, strict=True, lease_duration=LEASE_S):
+    with concurrency(
+        limit_name(project),
+        occupy=1,
+        strict=True,  # a limit that vanished must not let two runs race
+        lease_duration=LEASE_S,
+        # a lost renewal (an API blip) must not kill a run that is half-way through its servers
+        raise_on_lease_renewal_failure=False,
+    ):
         yield
