@@ -163,7 +163,7 @@ def recover(
     project: Project = None,
     as_json: AsJson = False,
 ) -> None:
-    """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
+    """Power on servers an interrupted run left off; delete drill servers a killed drill left."""
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     try:

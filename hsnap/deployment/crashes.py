@@ -16,7 +16,14 @@ from hsnap.deployment.notify import upsert_automation
 from hsnap.deployment.setup import SetupStep
 
 AUTOMATION_NAME = "hsnap: crash runs whose worker died"
-HSNAP_FLOWS = ["snapshot-servers", "snapshot-fleet", "prune-snapshots", "recover-servers"]
+HSNAP_FLOWS = [
+    "snapshot-servers",
+    "snapshot-fleet",
+    "prune-snapshots",
+    "recover-servers",
+    "restore-server",
+    "verify-snapshots",
+]
 MISSED_BEATS = 3
 
 
