@@ -85,6 +85,7 @@ def _prefect(
     env = e2e.base_env(home)
     env.update(
         PREFECT_API_DATABASE_CONNECTION_URL=database_url,
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",  # only the run the benchmark starts
         HSNAP_TIME_SCALE=f"{scale:g}",
         HCLOUD_ENDPOINT=f"{sim.base}/v1",
     )

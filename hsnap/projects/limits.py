@@ -4,7 +4,10 @@ Two runs on one project would wait on each other's snapshot locks and share one 
 Prefect's global concurrency limit ``hsnap-project-<name>`` (one slot) serialises them on the
 server, so it holds across deployments (nightly, on-demand, the fleet's children), workers and
 machines. The slot is leased: a run that dies without a goodbye (its worker was killed) frees its
-project when the lease runs out, ``LEASE_S`` after the last renewal.
+project when the lease runs out, ``LEASE_S`` after the last renewal (the server's repossessor
+service reclaims it). A server that lost its leases (a restart) or runs no repossessor keeps the
+slot taken: ``free_project_slot`` (or ``prefect gcl update hsnap-project-<name> --active-slots
+0``) frees it.
 """
 
 from __future__ import annotations
@@ -57,9 +60,18 @@ def ensure_project_limit(project: str) -> bool:
 
 @contextmanager
 def project_slot(project: str) -> Iterator[None]:
-    """Hold the project's only slot while the block runs (waits while another run holds it)."""
-    from prefect.concurrency.sync import concurrency  # noqa: PLC0415
+    """Hold the project's only slot while the block runs (waits while another run holds it).
 
+    Without a configured Prefect server (``hsnap run`` on Prefect's temporary server) there is
+    no slot: no deployment or worker shares that server, and it runs no service that would
+    reclaim the slot of a run that was killed, so one killed run would block every later one.
+    """
+    from prefect.concurrency.sync import concurrency  # noqa: PLC0415
+    from prefect.settings import get_current_settings  # noqa: PLC0415
+
+    if not get_current_settings().api.url:
+        yield
+        return
     ensure_project_limit(project)
     log.info("taking project %s's run slot (limit %s)", project, limit_name(project))
     with concurrency(
@@ -71,3 +83,14 @@ def project_slot(project: str) -> Iterator[None]:
         raise_on_lease_renewal_failure=False,
     ):
         yield
+
+
+def free_project_slot(project: str) -> None:
+    """Mark the project's slot free (for a holder known to be dead whose lease nobody reclaims)."""
+    from prefect.client.orchestration import get_client  # noqa: PLC0415
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate  # noqa: PLC0415
+
+    with get_client(sync_client=True) as client:
+        client.update_global_concurrency_limit(
+            limit_name(project), GlobalConcurrencyLimitUpdate(active_slots=0)
+        )

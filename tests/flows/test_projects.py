@@ -175,3 +175,18 @@ def test_a_second_run_on_a_project_waits_for_the_first(sim: SimulatorServer) -> 
         first.join(timeout=120)
     with concurrency(limit_name("beta"), timeout_seconds=30, strict=True):
         pass  # free again once the run ended
+
+
+def test_commands_take_the_project(sim: SimulatorServer) -> None:
+    HetznerProject(token=SecretStr("beta-rw"), endpoint=sim.url).save("beta", overwrite=True)
+
+    in_beta = invoke("status", "beta-1", "--project", "beta")
+    not_in_alpha = invoke("status", "beta-1")  # the environment's project is alpha
+    unknown = invoke("status", "beta-1", "-P", "nope")
+
+    assert in_beta.exit_code == 0, in_beta.output
+    assert "beta-1" in in_beta.output
+    assert "not locked" in in_beta.output
+    assert not_in_alpha.exit_code == 2
+    assert unknown.exit_code == 2
+    assert "hsnap project add nope" in unknown.output
