@@ -88,6 +88,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         env = base_env(home)
         env.update(
             PREFECT_API_DATABASE_CONNECTION_URL=database_url,
+            # runs start only when a test starts them: a nightly schedule firing mid-test (02:30
+            # Berlin) would add snapshots of its own
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY=HEARTBEAT_S,
             HSNAP_TIME_SCALE=f"{SCALE:g}",
             HCLOUD_ENDPOINT=sim.url,
