@@ -8,7 +8,8 @@ from typing import Any
 from prefect import State, flow, get_run_logger
 from prefect.states import Completed, Failed
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
+from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot.power import Recovery
 from tasks.recover import recover_servers as recover_task
@@ -21,8 +22,11 @@ def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
     Args:
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
     """
-    load_settings(token_secret)
-    results = recover_task(token_secret)
+    try:
+        load_settings(token_secret)
+        results = recover_task(token_secret)
+    except HsnapError as exc:
+        return refuse(exc)
     data = [asdict(r) for r in results]
     failed = [r.server for r in results if r.result == "failed"]
     if failed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -12,11 +13,33 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from hsnap.checks import check_snapshot_parameters
 from hsnap.console import LiveProgress, report_table
-from hsnap.errors import ConfigError, HsnapError
+from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 
-app = typer.Typer(
+# The temporary Prefect server hsnap may start must not print telemetry errors when offline; set
+# before Prefect is imported (its settings are read then), and inherited by that server.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+class _App(typer.Typer):
+    """The typer app, with a last resort: no input ever shows the user a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 -- a bug still gets one line and exit 1
+            err.print(
+                f"[red]hsnap: unexpected error: {type(exc).__name__}: {exc}[/red]",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise SystemExit(1) from None
+
+
+app = _App(
     help="Trustworthy snapshots of Hetzner Cloud servers, run and recorded by Prefect.",
     no_args_is_help=True,
     add_completion=False,
@@ -56,25 +79,78 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
     return labels
 
 
+class _Screen(logging.Filter):
+    """Which of Prefect's console lines reach the screen beside hsnap's own table and messages.
+
+    Quiet (the default): warnings and errors, but not the engine's "Finished in state ..." lines
+    nor an error the flow logged for hsnap to say once itself (``extra={SAID_BY_HSNAP: True}``).
+    """
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__()
+        self.quiet = quiet
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.quiet:
+            return True
+        said = getattr(record, SAID_BY_HSNAP, False)
+        return not said and not record.getMessage().startswith("Finished in state")
+
+
+class _NoTraceback(logging.Formatter):
+    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        # the record is shared with the API handler: restore what is taken away for the screen
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 @contextmanager
 def quiet_prefect_console(verbose: bool) -> Iterator[None]:
-    """Keep Prefect's console lines out of the live table (they still reach Prefect's API)."""
+    """Prefect's console lines without tracebacks and, unless verbose, only what hsnap won't say.
+
+    They still reach Prefect's API (and its UI) in full.
+    """
     from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
 
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    levels = [h.level for h in handlers]
-    if not verbose:
-        for handler in handlers:
+    saved = [(h.level, h.formatter) for h in handlers]
+    screen = _Screen(quiet=not verbose)
+    for handler in handlers:
+        if not verbose:
             handler.setLevel(logging.WARNING)
+        handler.setFormatter(_NoTraceback(handler.formatter))
+        handler.addFilter(screen)
     try:
         yield
     finally:
-        for handler, level in zip(handlers, levels, strict=True):
+        for handler, (level, formatter) in zip(handlers, saved, strict=True):
             handler.setLevel(level)
+            handler.setFormatter(formatter)
+            handler.removeFilter(screen)
+
+
+def check_locally(parameters: dict[str, Any]) -> None:
+    """Check input, token and environment before Prefect starts: exit 2 at once if bad."""
+    try:
+        check_snapshot_parameters(parameters)
+        load_settings(parameters.get("token_secret", DEFAULT_TOKEN_SECRET), may_start_prefect=False)
+    except ConfigError as exc:
+        fail(exc)
 
 
 def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None:
-    """Run the snapshot flow locally, render its report, exit 0 / 1 / 2."""
+    """Check the input, run the snapshot flow locally, render its report, exit 0 / 1 / 2."""
+    check_locally(parameters)
     from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
 
     from flows.snapshot_servers import run_locally  # noqa: PLC0415
@@ -82,10 +158,10 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     try:
         with quiet_prefect_console(verbose), LiveProgress(err, enabled=err.is_terminal):
             result = run_locally(**parameters)
-    except (ConfigError, ValidationError, ParameterTypeError) as exc:
+    except (ValidationError, ParameterTypeError) as exc:
         fail(exc)
     except HsnapError as exc:  # the run stopped before it could report on any server
-        fail(exc, code=2 if exc.code in reporting.CREDENTIAL_CODES else 1)
+        fail(exc, code=exit_code(exc))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -93,9 +169,14 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     raise typer.Exit(reporting.exit_code(result))
 
 
+def exit_code(exc: HsnapError) -> int:
+    """2 for bad input or credentials, 1 for anything else that stopped a run."""
+    return 2 if isinstance(exc, ConfigError) or exc.code in CREDENTIAL_CODES else 1
+
+
 def fail(exc: BaseException, code: int = 2) -> NoReturn:
     """Say what went wrong and what to do; exit 2 (bad input or credentials) or ``code``."""
-    err.print(f"[red]hsnap: {exc}[/red]", highlight=False)
+    err.print(f"[red]hsnap: {exc}[/red]", highlight=False, soft_wrap=True)  # one line, piped too
     raise typer.Exit(code)
 
 

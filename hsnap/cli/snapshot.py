@@ -22,11 +22,14 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
+    check_locally,
     err,
     execute,
+    exit_code,
     fail,
     out,
     parse_labels,
+    quiet_prefect_console,
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
@@ -105,7 +108,6 @@ def demo(
     """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
     from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
 
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # the demo runs offline
     start_prefect()  # before the simulated clock starts, so the demo's locks are still held
     try:
         sim = SimulatorServer(scenario, time_scale=time_scale)
@@ -137,13 +139,13 @@ def status(
     from hsnap.settings import load_settings  # noqa: PLC0415
 
     try:
-        cloud = Cloud(load_settings(token_secret))
+        cloud = Cloud(load_settings(token_secret, may_start_prefect=False))
         found = cloud.find_server(server)
         if found is None:
             raise ConfigError(f"no server named {server!r} in this project")
         holders = cloud.running_actions(found.id)
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     if not holders:
         out.print(f"{found.name} (id {found.id}, {found.status}): not locked")
         return
@@ -156,14 +158,17 @@ def status(
 def recover(
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
+    check_locally({"token_secret": token_secret})
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     try:
-        results = run_locally(token_secret=token_secret)
+        with quiet_prefect_console(verbose):
+            results = run_locally(token_secret=token_secret)
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in results], indent=2))
     elif not results:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hsnap.errors import CREDENTIAL_CODES
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 
 COLUMNS = (
@@ -85,10 +86,6 @@ def markdown(report: RunReport) -> str:
         lines += [f"{len(ok)} snapshot(s) available, {size:.2f} GB in all.", ""]
     lines.append(f"Flow run `{report.flow_run_id}`.")
     return "\n".join(lines)
-
-
-#: error codes that mean the credentials, not the servers, are the problem
-CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
 
 
 def exit_code(report: RunReport) -> int:
