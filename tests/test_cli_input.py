@@ -38,7 +38,7 @@ def hsnap(
         env=clean,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
 
@@ -128,3 +128,22 @@ def test_the_cli_switches_prefect_telemetry_off_itself() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "false"
+
+
+def test_a_selector_that_matches_nothing_exits_1_saying_so_once(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """Through a real (temporary) Prefect server: the run ends Failed, the screen says it once."""
+    done = hsnap(
+        sim,
+        tmp_path,
+        *("run", "-l", "env=prdo"),
+        HSNAP_TIME_SCALE="100",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",  # a busy machine starts it slowly
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    says = "no server matches label selector 'env=prdo'"
+    assert done.stderr.count(says) == 1, done.stderr
+    assert sim.state.ground_truth()["created_images"] == []
