@@ -234,7 +234,7 @@ def _by_name(outcome: SnapshotOutcome) -> str:
 def _publish(result: RunReport) -> State[Any]:
     """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
     create_table_artifact(
-        table=reporting.rows(result),
+        table=reporting.artifact_rows(result),
         key="snapshot-report",
         description=reporting.verdict(result),
     )
