@@ -19,9 +19,11 @@ from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapErro
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 
-# The temporary Prefect server hsnap may start must not print telemetry errors when offline; set
-# before Prefect is imported (its settings are read then), and inherited by that server.
+# The temporary Prefect server hsnap may start must not print telemetry errors when offline, and
+# may take longer than Prefect's 20 s to start on a busy machine. Set before Prefect is imported
+# (its settings are read then), and inherited by that server.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 class _App(typer.Typer):
