@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from hsnap.checks import check_snapshot_parameters
 from hsnap.cli.common import (
     AsJson,
     Concurrency,
@@ -33,7 +34,7 @@ from hsnap.cli.common import (
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
-from hsnap.settings import DEFAULT_TOKEN_SECRET
+from hsnap.settings import DEFAULT_TOKEN_SECRET, MAX_TIME_SCALE
 
 
 @app.command(rich_help_panel="Snapshots")
@@ -107,12 +108,17 @@ def demo(
 ) -> None:
     """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
     from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
+    from hcloud_sim.scenarios import load_scenario  # noqa: PLC0415
 
-    start_prefect()  # before the simulated clock starts, so the demo's locks are still held
-    try:
-        sim = SimulatorServer(scenario, time_scale=time_scale)
-    except (ScenarioError, ValueError) as exc:
+    try:  # all input first: a mistake must not cost a Prefect start
+        check_snapshot_parameters({"lock_wait_minutes": lock_wait_minutes})
+        if time_scale is not None and not 0 < time_scale <= MAX_TIME_SCALE:  # False for NaN
+            raise ConfigError(f"--time-scale {time_scale}: use a number > 0, at most 1e6")
+        fleet = load_scenario(scenario)
+    except (ConfigError, ScenarioError, ValueError) as exc:
         fail(exc)
+    start_prefect()  # before the simulated clock starts, so the demo's locks are still held
+    sim = SimulatorServer(fleet, time_scale=time_scale)
     scale = sim.state.clock.scale
     token = sim.state.scenario.projects[0].tokens[0].token
     os.environ.update(HCLOUD_ENDPOINT=sim.url, HCLOUD_TOKEN=token, HSNAP_TIME_SCALE=f"{scale:g}")
