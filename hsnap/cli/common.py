@@ -81,11 +81,16 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
     return labels
 
 
+#: how Prefect's engine begins the lines that repeat what hsnap reports
+_ENGINE_VERDICTS = ("Finished in state", "Task run failed with exception")
+
+
 class _Screen(logging.Filter):
     """Which of Prefect's console lines reach the screen beside hsnap's own table and messages.
 
-    Quiet (the default): warnings and errors, but not the engine's "Finished in state ..." lines
-    nor an error the flow logged for hsnap to say once itself (``extra={SAID_BY_HSNAP: True}``).
+    Quiet (the default): warnings and errors, but not the engine's lines about a run or task
+    that ended or failed (hsnap's report and its own last line say that) nor an error the flow
+    logged for hsnap to say once itself (``extra={SAID_BY_HSNAP: True}``).
     """
 
     def __init__(self, quiet: bool) -> None:
@@ -96,7 +101,7 @@ class _Screen(logging.Filter):
         if not self.quiet:
             return True
         said = getattr(record, SAID_BY_HSNAP, False)
-        return not said and not record.getMessage().startswith("Finished in state")
+        return not said and not record.getMessage().startswith(_ENGINE_VERDICTS)
 
 
 class _NoTraceback(logging.Formatter):
