@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from hcloud_sim.clock import MAX_TIME_SCALE
 from hcloud_sim.scenarios import BUILTINS, ScenarioError, load_scenario
 from hcloud_sim.server import SimulatorServer
 
@@ -28,9 +30,30 @@ def serve(
     time_scale: Annotated[
         float | None, typer.Option(help="Simulated seconds per real second (default: scenario's).")
     ] = None,
+    control_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HCLOUD_SIM_CONTROL_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on the control API (/_sim).",
+            show_default=False,
+        ),
+    ] = None,
+    scenario_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A directory whose scenario files POST /_sim/reset may load (repeatable).",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
 ) -> None:
-    """Serve the API at http://HOST:PORT/v1 and the control API at /_sim until Ctrl-C."""
+    """Serve the API at http://HOST:PORT/v1 and the control API at /_sim until Ctrl-C.
+
+    The control API answers only requests addressed to a loopback Host (localhost, 127.0.0.1,
+    [::1]); POST /_sim/reset loads built-ins, the --scenario file and files below --scenario-dir.
+    """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(message)s"
     )
@@ -39,8 +62,11 @@ def serve(
     except ScenarioError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    if time_scale is not None and time_scale <= 0:
-        console.print("[red]error:[/red] --time-scale must be > 0")
+    if time_scale is not None and not 0 < time_scale <= MAX_TIME_SCALE:  # also refuses nan
+        console.print(f"[red]error:[/red] --time-scale must be > 0 and at most {MAX_TIME_SCALE:g}")
+        raise typer.Exit(2)
+    if control_token is not None and not control_token.strip():
+        console.print("[red]error:[/red] --control-token must not be empty")
         raise typer.Exit(2)
     try:
         if not ipaddress.ip_address(host).is_loopback:
@@ -51,7 +77,14 @@ def serve(
     except ValueError:
         pass  # a host name such as localhost
     try:
-        server = SimulatorServer(loaded, host=host, port=port, time_scale=time_scale)
+        server = SimulatorServer(
+            scenario,
+            host=host,
+            port=port,
+            time_scale=time_scale,
+            control_token=control_token,
+            scenario_dirs=scenario_dir or (),
+        )
     except OSError as exc:  # the port is taken, or the address is not ours
         console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
@@ -60,7 +93,8 @@ def serve(
     console.print(
         f"hcloud-sim: scenario [bold]{loaded.name}[/bold] ({len(server.state.project().servers)} "
         f"servers, time x{server.state.clock.scale:g})\n"
-        f"  API      {server.url}\n  control  {server.base_url}/_sim\n  tokens   {tokens}\n"
+        f"  API      {server.url}\n  control  {server.base_url}/_sim"
+        f"{' (control token required)' if control_token else ''}\n  tokens   {tokens}\n"
         f"  try      HCLOUD_ENDPOINT={server.url} HCLOUD_TOKEN={project.tokens[0].token} "
         "hcloud server list"
     )

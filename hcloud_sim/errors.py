@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 #: status and default message of every error code the simulator can answer with.
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "json_error": (400, "invalid JSON in request body"),
@@ -59,4 +61,28 @@ def invalid_field(field: str, problem: str) -> ApiError:
         "invalid_input",
         f"invalid input in field '{field}': {problem}",
         details={"fields": [{"name": field, "messages": [problem]}]},
+    )
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted field location, problem) for each error, without the offending input value.
+
+    pydantic's own text repeats each input (``input_value=...``): that would echo a file's
+    content or a request's secret back to whoever sent it.
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        problems.append((where, error["msg"].removeprefix("Value error, ")))
+    return problems
+
+
+def invalid_body(exc: ValidationError) -> ApiError:
+    """422 invalid_input naming every field a request body got wrong (values not repeated)."""
+    problems = validation_problems(exc)
+    where, problem = problems[0]
+    return ApiError(
+        "invalid_input",
+        f"invalid input in field '{where}': {problem}",
+        details={"fields": [{"name": w, "messages": [p]} for w, p in problems]},
     )

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hcloud_sim.errors import ERROR_CODES, ApiError
 
+#: the longest a fault may hold an answer back: an hour of simulated time
+MAX_LATENCY = 3600.0
+
 
 class FaultRule(BaseModel):
     """One fault; see the module docstring. Times are simulated seconds."""
@@ -28,11 +31,19 @@ class FaultRule(BaseModel):
     method: str = "*"
     path: str = "*"
     code: str | None = Field(default=None, description="API error code to answer with")
-    status: int | None = Field(default=None, description="HTTP status; defaults to the code's")
+    status: int | None = Field(
+        default=None, ge=400, le=599, description="HTTP error status; defaults to the code's"
+    )
     message: str | None = None
     when: Literal["before", "after"] = "before"
     drop: bool = False
-    latency: float = 0.0
+    latency: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_LATENCY,
+        allow_inf_nan=False,
+        description="simulated seconds the answer is held back",
+    )
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     seed: int = 0
     count: int | None = Field(default=None, ge=0)

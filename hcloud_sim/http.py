@@ -1,8 +1,11 @@
 """HTTP front of the simulator: parse, authenticate, rate-limit, apply faults, dispatch, write.
 
-One request path for every ``/v1`` endpoint, and one writer for the envelope and the headers the
-real API always sends (``Content-Type``, ``X-Correlation-Id``, ``RateLimit-*``). ``/_sim/...`` is
-the control plane beside the API (see ``control.py``): no token, no rate limit, no faults.
+One request path for every method on every path, and one writer for the envelope and the headers
+the real API always sends (``Content-Type``, ``X-Correlation-Id``, ``RateLimit-*``). Whatever a
+client sends -- an unknown method, a malformed request line, an unusable ``Content-Length``, JSON
+nested past the parser's depth, an id past int64 -- it gets an answer in the API's error envelope,
+never HTML and never a closed connection (only a fault rule closes one). ``/_sim/...`` is the
+control plane beside the API (see ``control.py``): no API token, no rate limit, no faults.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import logging
 import secrets
 import socket
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hcloud_sim.control import handle_control
+from hcloud_sim.control import ControlGate, handle_control
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
-from hcloud_sim.query import Reply, Request
-from hcloud_sim.routes import resolve
+from hcloud_sim.query import Reply, Request, Route
+from hcloud_sim.routes import ROUTES, resolve
 from hcloud_sim.state import Simulator
+from hcloud_sim.wire import check_field_lengths, check_ids, content_length, json_object
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +40,11 @@ class SimHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], sim: Simulator, gate: ControlGate | None = None
+    ) -> None:
         self.sim = sim
+        self.gate = gate if gate is not None else ControlGate()
         super().__init__(address, SimRequestHandler)
 
 
@@ -50,43 +58,102 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
-    def do_GET(self) -> None:
-        self._handle()
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD> and answers 501 in HTML when there is none: every
+        # method (TRACE, CONNECT, HEAD, OPTIONS, made-up ones) takes the one request path instead
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors http.server finds itself (bad request line, 414, 431, 505): in the envelope."""
+        del explain
+        if self.request_version == self.default_request_version:
+            # the request line was not understood: answer as HTTP/1.0, with a status line and
+            # headers, not as HTTP/0.9 (a bare body no HTTP/1.x client can read)
+            self.request_version = "HTTP/1.0"
+        self._answer_and_close(
+            ApiError(
+                "invalid_input" if code < 500 else "server_error",
+                message or HTTPStatus(code).phrase,
+                status=code,
+            )
+        )
 
     # -- request path ----------------------------------------------------------------------
 
     def _handle(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if url.path.startswith("/_sim"):
-            status, body = handle_control(self.server.sim, self.command, url.path, query, raw)
-            self._write(status, body, {})
+        try:
+            raw = self._read_body()
+        except ApiError as exc:  # the body was not read: the connection cannot be reused
+            self._answer_and_close(exc)
             return
-        sim = self.server.sim
+        if url.path == "/_sim" or url.path.startswith("/_sim/"):
+            self._write(*self._control(url.path, query, raw))
+            return
         headers: dict[str, str] = {}
         endpoint = _template(self.command, url.path)  # counted under it even when refused early
         try:
+            reply = self._api(url.path, query, raw, headers)
+        except _DropConnectionError:
+            self._count(endpoint, 0)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        except Exception:  # a bug must still get an answer, not a closed connection
+            log.exception("unexpected error answering %s %s", self.command, url.path)
+            reply = Reply(500, ApiError("server_error").envelope())
+        self._count(endpoint, reply.status)
+        self._write(reply.status, reply.body, {**headers, **reply.headers})
+
+    def _answer_and_close(self, exc: ApiError) -> None:
+        """Answer and close: after a request the server could not parse, the stream is lost."""
+        self.close_connection = True
+        self._write(exc.status, exc.envelope(), {**self._anonymous_rate(), "Connection": "close"})
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
+            raise ApiError(
+                "invalid_input",
+                "chunked request bodies are not supported: send Content-Length",
+                status=411,
+            )
+        length = content_length(self.headers.get("Content-Length"))
+        return self.rfile.read(length) if length else b""
+
+    def _control(
+        self, path: str, query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        try:
+            self.server.gate.admit(self.headers.get("Host"), self.headers.get("Authorization"))
+            return handle_control(
+                self.server.sim,
+                self.server.gate,
+                method=self.command,
+                path=path,
+                query=query,
+                raw=raw,
+            )
+        except ApiError as exc:
+            return exc.status, exc.envelope(), {}
+        except Exception:  # a bug must still get an answer, not a closed connection
+            log.exception("unexpected error answering %s %s", self.command, path)
+            return 500, ApiError("server_error").envelope(), {}
+
+    def _api(
+        self, path: str, query: dict[str, list[str]], raw: bytes, headers: dict[str, str]
+    ) -> Reply:
+        sim = self.server.sim
+        try:
             # admitted first, like /v1/<unknown>: every answer carries the RateLimit headers
-            project, readonly = self._admit(query, headers)
-            if not (url.path == "/v1" or url.path.startswith("/v1/")):
-                raise ApiError("not_found", f"no such endpoint: {url.path}")
-            api_path = url.path[3:] or "/"
-            route, params = resolve(self.command, api_path)
-            endpoint = route.template
+            project, readonly = self._admit(headers)
+            if not (path == "/v1" or path.startswith("/v1/")):
+                raise ApiError("not_found", f"no such endpoint: {path}")
+            api_path = path[3:] or "/"
+            route, params = _resolve(self.command, api_path, headers)
+            check_ids(params)
             if readonly and self.command != "GET":
                 raise ApiError(
                     "token_readonly",
@@ -104,18 +171,20 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 )
             self._fault(fault, "after")
         except ApiError as exc:
-            reply = Reply(exc.status, exc.envelope())
-        except _DropConnectionError:
-            self._count(endpoint, 0)
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self._count(endpoint, reply.status)
-        self._write(reply.status, reply.body, {**headers, **reply.headers})
+            return Reply(exc.status, exc.envelope())
+        return reply
 
-    def _admit(self, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
+    def _anonymous_rate(self) -> dict[str, str]:
+        """The RateLimit headers of an answer that no project's bucket paid for."""
+        now = self.server.sim.clock.now()
+        return {
+            "RateLimit-Limit": "3600",
+            "RateLimit-Remaining": "3600",
+            "RateLimit-Reset": str(int(now)),
+        }
+
+    def _admit(self, headers: dict[str, str]) -> Any:
         """Authenticate and spend one request from the project's bucket; fills rate headers."""
-        del query
         sim = self.server.sim
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -124,13 +193,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             try:
                 project, readonly = sim.authenticate(token)
             except ApiError:
-                headers.update(
-                    {
-                        "RateLimit-Limit": "3600",
-                        "RateLimit-Remaining": "3600",
-                        "RateLimit-Reset": str(int(sim.clock.now())),
-                    }
-                )
+                headers.update(self._anonymous_rate())
                 raise
             now = sim.clock.now()
             admitted = project.bucket.take(now)
@@ -177,7 +240,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if data:
+        if data and self.command != "HEAD":  # a HEAD answer has headers only, by definition
             self.wfile.write(data)
 
 
@@ -191,15 +254,20 @@ def _template(method: str, path: str) -> str:
         return "unknown"
 
 
-def _parse_body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
+def _resolve(method: str, path: str, headers: dict[str, str]) -> tuple[Route, dict[str, str]]:
+    """The route for a request; a 405 carries ``Allow`` with the methods the path takes."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError("json_error", f"invalid JSON in request body: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError("json_error", "request body must be a JSON object")
+        return resolve(method, path)
+    except ApiError as exc:
+        if exc.code == "method_not_allowed":
+            headers["Allow"] = ", ".join(
+                sorted({r.method for r in ROUTES if r.pattern.match(path)})
+            )
+        raise
+
+
+def _parse_body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
+    body = json_object(raw)
     for name in body:
         if name not in allowed:
             raise ApiError(
@@ -207,4 +275,5 @@ def _parse_body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
                 f"invalid input: unknown field name '{name}'",
                 details={"fields": [{"name": name, "messages": ["unknown field"]}]},
             )
+    check_field_lengths(body)
     return body

@@ -20,6 +20,8 @@ ServerStatus = Literal[
 ActionStatus = Literal["running", "success", "error"]
 ImageType = Literal["system", "app", "snapshot", "backup"]
 ImageStatus = Literal["available", "creating", "unavailable"]
+#: how a server booted from an image comes up (see ``spec.BootSpec``)
+Boot = Literal["ok", "stuck", "error"]
 
 #: Simulated seconds: fixed, a (min, max) range drawn per use, or None for "never ends".
 Duration = float | tuple[float, float] | None
@@ -72,6 +74,8 @@ class Server:
     snapshot_error: ErrorPair | None = None
     snapshot_size_gb: float | None = None
     locked_flag: bool = False
+    #: how its current image boots (from the image it was created or rebuilt from)
+    boot: Boot = "ok"
     #: ids of running actions that hold this server's lock
     lock_holders: set[int] = field(default_factory=set)
 
@@ -94,6 +98,7 @@ class Image:
     protection_delete: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     deprecated: float | None = None
+    boot: Boot = "ok"
     #: the create_image action that is making this image, while it runs
     creating_action: int | None = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from hcloud_labels import Selector
 from hcloud_sim.errors import ApiError
@@ -26,6 +26,7 @@ class Project:
     def __init__(self, sim: Simulator, spec: ProjectSpec, rng: random.Random) -> None:
         self.sim = sim
         self.spec = spec
+        self.catalog = sim.scenario.catalog
         self.name = spec.name
         self.rng = rng
         now = sim.clock.now()
@@ -83,16 +84,20 @@ class Project:
     ) -> Server:
         server = self.server(server_id)
         if name is not None and name != server.name:
-            if any(s.name == name for s in self.servers.values()):
-                raise ApiError(
-                    "uniqueness_error",
-                    "server name is already used",
-                    details={"fields": [{"name": "name"}]},
-                )
+            self.ensure_name_free(name)
             server.name = name
         if labels is not None:
             server.labels = dict(labels)
         return server
+
+    def ensure_name_free(self, name: str) -> None:
+        """409 uniqueness_error when a server of this project already has ``name``."""
+        if any(s.name == name for s in self.servers.values()):
+            raise ApiError(
+                "uniqueness_error",
+                "server name is already used",
+                details={"fields": [{"name": "name"}]},
+            )
 
     def delete_server(self, server_id: int, at: float | None = None) -> Server:
         """The server vanishes (as if deleted by someone else); its running actions fail."""
@@ -103,6 +108,10 @@ class Project:
         del self.servers[server_id]
         self.deleted_servers[server_id] = server
         return server
+
+    def architecture_of(self, server: Server) -> Literal["x86", "arm"]:
+        server_type = self.catalog.server_type(server.server_type)
+        return server_type.architecture if server_type is not None else "x86"
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -133,9 +142,14 @@ class Project:
         on_error: Effect | None = None,
         extra: Iterable[tuple[int, str]] = (),
         started: float | None = None,
+        queued: bool = False,
     ) -> Action:
-        """Start an action that locks ``server``; 423 locked if another action holds the lock."""
-        if server.lock_holders:
+        """Start an action that locks ``server``; 423 locked if another action holds the lock.
+
+        ``queued``: a follow-up the API starts together with a first action (``next_actions``),
+        so it shares the lock instead of being refused by it.
+        """
+        if server.lock_holders and not queued:
             raise ApiError("locked", "cannot perform operation because server is locked")
         now = self.sim.clock.now() if started is None else started
         action = Action(
@@ -188,54 +202,6 @@ class Project:
                 if action.status == "error":
                     image.status = "unavailable"
 
-    def power(self, server_id: int, verb: str) -> Action:
-        """shutdown (ACPI), poweroff, poweron, reboot."""
-        server = self.server(server_id)
-        command = {
-            "shutdown": "shutdown_server",
-            "poweroff": "stop_server",
-            "poweron": "start_server",
-            "reboot": "reboot_server",
-        }[verb]
-        duration = self.draw(self.spec.duration_for(command))
-
-        def set_status(status: str) -> Effect:
-            def effect(t: float) -> None:
-                del t
-                if server.id in self.servers:
-                    server.status = status  # type: ignore[assignment]
-
-            return effect
-
-        def acpi_received(t: float) -> None:
-            if server.status != "running" or not server.honours_acpi:
-                return
-            server.status = "stopping"
-            delay = self.draw(server.shutdown_delay) or 0.0
-            self.sim.schedule(t + delay, guest_halted)
-
-        def guest_halted(t: float) -> None:
-            if server.status == "stopping":  # a poweron/poweroff in between wins
-                set_status("off")(t)
-
-        if verb == "shutdown":
-            return self.begin(server, command, duration=duration, on_success=acpi_received)
-        if verb == "poweroff":
-            return self.begin(server, command, duration=duration, on_success=set_status("off"))
-        if verb == "poweron":
-            was = server.status
-            action = self.begin(
-                server,
-                command,
-                duration=duration,
-                on_success=set_status("running"),
-                on_error=set_status(was),
-            )
-            if was == "off":
-                server.status = "starting"
-            return action
-        return self.begin(server, command, duration=duration)
-
     # -- images ----------------------------------------------------------------------------
 
     def image(self, image_id: int) -> Image:
@@ -275,6 +241,8 @@ class Project:
             created_from=(server.id, server.name),
             bound_to=server.id if image_type == "backup" else None,
             labels=dict(labels),
+            architecture=self.architecture_of(server),
+            boot=server.boot,
         )
         size = server.snapshot_size_gb or round(server.disk_gb * self.rng.uniform(0.05, 0.4), 2)
         default_duration = self.spec.duration_for("create_image")
@@ -358,13 +326,17 @@ class Project:
             raise ApiError("forbidden", "system and app images cannot be protected")
         if delete is not None:
             image.protection_delete = delete
+        return self.instant_action("change_protection", [(image.id, "image")])
+
+    def instant_action(self, command: str, resources: list[tuple[int, str]]) -> Action:
+        """An action that is over as soon as it is made (e.g. change_protection)."""
         now = self.sim.clock.now()
         action = Action(
             id=self.sim.next_id("action"),
-            command="change_protection",
+            command=command,
             started=now,
             duration=0.0,
-            resources=[(image.id, "image")],
+            resources=resources,
             status="success",
             finished=now,
         )

@@ -159,3 +159,18 @@ def body_str(req: Request, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise invalid_field(name, "must be a string")
     return value
+
+
+#: RFC 1123 hostname: dot-separated labels of letters, digits and inner dashes, <= 253 chars
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def body_hostname(req: Request, name: str) -> str | None:
+    """A server name: a valid hostname, as the API requires."""
+    value = body_str(req, name)
+    if value is not None and not _HOSTNAME.fullmatch(value):
+        raise invalid_field(name, "must be a valid hostname (letters, digits, '.' and '-')")
+    return value

@@ -10,84 +10,12 @@ from hcloud_sim.model import Action, Image, Server
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
 
-# name -> (id, cores, memory GB, disk GB, cpu_type, architecture, description, monthly net EUR)
-SERVER_TYPES: dict[str, tuple[int, int, float, int, str, str, str, str]] = {
-    "cx22": (104, 2, 4.0, 40, "shared", "x86", "CX22", "3.7900"),
-    "cx32": (105, 4, 8.0, 80, "shared", "x86", "CX32", "6.8000"),
-    "cx42": (106, 8, 16.0, 160, "shared", "x86", "CX42", "16.4000"),
-    "cpx11": (22, 2, 2.0, 40, "shared", "x86", "CPX 11", "4.3500"),
-    "cax11": (45, 2, 4.0, 40, "shared", "arm", "CAX11", "3.7900"),
-    "ccx13": (96, 2, 8.0, 80, "dedicated", "x86", "CCX13", "12.4900"),
-}
-# name -> (id, description, country, city, latitude, longitude, network zone)
-LOCATIONS: dict[str, tuple[int, str, str, str, float, float, str]] = {
-    "fsn1": (1, "Falkenstein DC Park 1", "DE", "Falkenstein", 50.47612, 12.370071, "eu-central"),
-    "nbg1": (2, "Nuremberg DC Park 1", "DE", "Nuremberg", 49.452102, 11.076665, "eu-central"),
-    "hel1": (3, "Helsinki DC Park 1", "FI", "Helsinki", 60.169855, 24.938379, "eu-central"),
-    "ash": (4, "Ashburn, VA", "US", "Ashburn, VA", 39.0438, -77.4874, "us-east"),
-    "hil": (5, "Hillsboro, OR", "US", "Hillsboro, OR", 45.54, -122.95, "us-west"),
-    "sin": (6, "Singapore", "SG", "Singapore", 1.283333, 103.833333, "ap-southeast"),
-}
 
-
-def _price(net: str) -> dict[str, str]:
-    gross = f"{float(net) * 1.19:.4f}"
-    return {"net": net, "gross": gross}
-
-
-def render_location(name: str) -> dict[str, Any]:
-    lid, desc, country, city, lat, lon, zone = LOCATIONS.get(name, LOCATIONS["fsn1"])
-    return {
-        "id": lid,
-        "name": name,
-        "description": desc,
-        "country": country,
-        "city": city,
-        "latitude": lat,
-        "longitude": lon,
-        "network_zone": zone,
-    }
-
-
-def render_server_type(name: str) -> dict[str, Any]:
-    tid, cores, memory, disk, cpu, arch, desc, monthly = SERVER_TYPES.get(
-        name, SERVER_TYPES["cx22"]
-    )
-    hourly = f"{float(monthly) / 730:.4f}"
-    return {
-        "id": tid,
-        "name": name,
-        "description": desc,
-        "cores": cores,
-        "memory": memory,
-        "disk": disk,
-        "deprecated": False,
-        "storage_type": "local",
-        "cpu_type": cpu,
-        "category": "Shared vCPU" if cpu == "shared" else "Dedicated vCPU",
-        "architecture": arch,
-        "deprecation": None,
-        "prices": [
-            {
-                "location": loc,
-                "price_hourly": _price(hourly),
-                "price_monthly": _price(monthly),
-                "included_traffic": 21990232555520,
-                "price_per_tb_traffic": _price("1.0000"),
-            }
-            for loc in LOCATIONS
-        ],
-        "locations": [
-            {
-                "id": LOCATIONS[loc][0],
-                "name": loc,
-                "deprecation": None,
-                "recommended": True,
-                "available": True,
-            }
-            for loc in LOCATIONS
-        ],
-    }
+def render_server_type(project: Project, name: str) -> dict[str, Any]:
+    server_type = project.catalog.server_type(name)
+    if server_type is None:  # seeding and POST /servers only accept types of the catalog
+        raise LookupError(f"server type {name!r} is not in the catalog")
+    return project.catalog.render_server_type(server_type)
 
 
 def render_image(image: Image) -> dict[str, Any]:
@@ -156,8 +84,8 @@ def render_server(project: Project, server: Server) -> dict[str, Any]:
         "created": iso(server.created),
         "public_net": _public_net(server),
         "private_net": private,
-        "server_type": render_server_type(server.server_type),
-        "location": render_location(server.location),
+        "server_type": render_server_type(project, server.server_type),
+        "location": project.catalog.render_location(server.location),
         "image": render_image(image) if image is not None else None,
         "iso": None,
         "rescue_enabled": False,

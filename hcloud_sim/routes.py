@@ -7,15 +7,16 @@ envelope and headers is the HTTP layer's job.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from hcloud_sim import lifecycle, routes_catalog, routes_servers
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import (
     Handler,
     Reply,
     Request,
     Route,
+    body_hostname,
     body_labels,
     body_str,
     choices,
@@ -63,17 +64,8 @@ def get_server(req: Request) -> Reply:
     return Reply(200, {"server": render_server(req.project, req.project.server(path_id(req)))})
 
 
-#: RFC 1123 hostname: dot-separated labels of letters, digits and inner dashes, <= 253 chars
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
-
-
 def update_server(req: Request) -> Reply:
-    name = body_str(req, "name")
-    if name is not None and not _HOSTNAME.fullmatch(name):
-        raise invalid_field("name", "must be a valid hostname (letters, digits, '.' and '-')")
+    name = body_hostname(req, "name")
     server = req.project.update_server(path_id(req), name=name, labels=body_labels(req))
     return Reply(200, {"server": render_server(req.project, server)})
 
@@ -101,7 +93,7 @@ def _actions_page(req: Request, actions: list[Any]) -> Reply:
 
 def server_power(verb: str) -> Handler:
     def handler(req: Request) -> Reply:
-        action = req.project.power(path_id(req), verb)
+        action = lifecycle.power(req.project, path_id(req), verb)
         return Reply(201, {"action": render_action(action, req.now)})
 
     handler.__name__ = f"server_{verb}"
@@ -255,6 +247,8 @@ ROUTES: tuple[Route, ...] = (
         change_image_protection,
         frozenset({"delete"}),
     ),
+    *routes_catalog.ROUTES,
+    *routes_servers.ROUTES,
 )
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 

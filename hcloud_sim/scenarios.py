@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from hcloud_sim.errors import validation_problems
 from hcloud_sim.seed import check_project
 from hcloud_sim.spec import Scenario
 
@@ -79,6 +81,7 @@ def demo() -> dict[str, Any]:
                     {
                         "name": "staging-1",
                         "labels": {"env": "staging", "role": "web"},
+                        "server_type": "cpx11",
                         "location": "ash",
                     },
                     {
@@ -201,7 +204,11 @@ BUILTINS: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 class ScenarioError(ValueError):
-    """A scenario name, file or document that cannot be used; the message says why."""
+    """A scenario name, file or document that cannot be used; the message says why.
+
+    A message names the file and what is wrong (a field's location, a line and column), never
+    the file's content: the control API hands these messages to whoever asked.
+    """
 
 
 def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
@@ -219,21 +226,71 @@ def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
         )
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (UTF-8 YAML or JSON)") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML/JSON: {exc}") from None
+        raise ScenarioError(f"{path}: not valid YAML/JSON{_where(exc)}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read ({exc.strerror or 'error'})") from None
     if not isinstance(document, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping with a 'projects' list")
     document.setdefault("name", path.stem)
     return _validate(document, str(path))
 
 
+@dataclass(frozen=True)
+class ScenarioAccess:
+    """Which scenarios the control API may load: the operator's choice, not the caller's.
+
+    Args:
+        files: files given on the command line (or to ``SimulatorServer``).
+        dirs: directories whose files (at any depth, symlinks resolved) may be loaded.
+    """
+
+    files: frozenset[Path] = frozenset()
+    dirs: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(
+        cls, files: Iterable[str | Path] = (), dirs: Iterable[str | Path] = ()
+    ) -> ScenarioAccess:
+        return cls(
+            frozenset(Path(f).resolve() for f in files), tuple(Path(d).resolve() for d in dirs)
+        )
+
+    def load(self, ref: str | dict[str, Any]) -> Scenario:
+        """Load a built-in, an inline document, or an allowed file; refuse any other path."""
+        if isinstance(ref, dict) or ref in BUILTINS:
+            return load_scenario(ref)
+        try:
+            path = Path(ref).resolve()
+        except (ValueError, OSError):  # a NUL byte, a name too long for the system
+            path = None
+        if path is not None and (
+            path in self.files or any(path.is_relative_to(d) for d in self.dirs)
+        ):
+            return load_scenario(path)
+        raise ScenarioError(
+            f"scenario {ref!r} is not a built-in ({', '.join(BUILTINS)}), nor a file given on "
+            "the command line or below a directory allowed with --scenario-dir"
+        )
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return ""
+    return f" at line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _validate(document: dict[str, Any], where: str) -> Scenario:
     try:
         scenario = Scenario.model_validate(document)
         for project in scenario.projects:
-            check_project(project)
+            check_project(project, scenario.catalog)
     except ValidationError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
+        problems = "; ".join(f"{loc}: {msg}" for loc, msg in validation_problems(exc))
+        raise ScenarioError(f"{where}: {problems}") from None
     except ValueError as exc:  # server types, locations, labels, names the schema cannot check
         raise ScenarioError(f"{where}: {exc}") from None
     return scenario

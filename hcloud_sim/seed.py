@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from hcloud_labels import check_labels
+from hcloud_sim.catalog import CatalogSpec, ServerTypeSpec
 from hcloud_sim.errors import ApiError
 from hcloud_sim.model import Image, Server
-from hcloud_sim.render import LOCATIONS, SERVER_TYPES
 from hcloud_sim.spec import ProjectSpec, ServerSpec
+from hcloud_sim.transitions import begin_transition, check_status
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -33,16 +34,16 @@ def _expand(spec: ServerSpec) -> list[ServerSpec]:
     ]
 
 
-def _check(spec: ServerSpec) -> None:
-    if spec.server_type not in SERVER_TYPES:
+def _check(spec: ServerSpec, catalog: CatalogSpec) -> None:
+    if catalog.server_type(spec.server_type) is None:
+        known = ", ".join(t.name for t in catalog.server_types)
         raise ValueError(
-            f"server {spec.name!r}: unknown server_type {spec.server_type!r} "
-            f"(known: {', '.join(SERVER_TYPES)})"
+            f"server {spec.name!r}: unknown server_type {spec.server_type!r} (known: {known})"
         )
-    if spec.location not in LOCATIONS:
+    if catalog.location(spec.location) is None:
         raise ValueError(
             f"server {spec.name!r}: unknown location {spec.location!r} "
-            f"(known: {', '.join(LOCATIONS)})"
+            f"(known: {', '.join(catalog.locations)})"
         )
     if spec.image not in SYSTEM_IMAGES:
         raise ValueError(
@@ -52,11 +53,12 @@ def _check(spec: ServerSpec) -> None:
     check_labels(spec.labels)
 
 
-def check_project(spec: ProjectSpec) -> None:
+def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
     """Raise ValueError naming what in ``spec`` cannot be built (so a bad file fails at load)."""
     names: set[str] = set()
     for server_spec in (s for group in spec.servers for s in _expand(group)):
-        _check(server_spec)
+        _check(server_spec, catalog)
+        check_status(server_spec)
         if len(server_spec.running_actions) > 1:
             raise ValueError(
                 f"server {server_spec.name!r}: at most one running action (it holds the lock)"
@@ -75,7 +77,7 @@ def check_project(spec: ProjectSpec) -> None:
 def seed_project(project: Project) -> None:
     """Populate ``project`` from ``project.spec`` at the simulator's current time."""
     sim, spec = project.sim, project.spec
-    check_project(spec)
+    check_project(spec, project.catalog)
     now = sim.clock.now()
     system: dict[str, int] = {}
     for name, (flavor, version, desc) in SYSTEM_IMAGES.items():
@@ -109,12 +111,16 @@ def seed_project(project: Project) -> None:
                 error=error,
                 started=now - running.elapsed,
             )
+        begin_transition(project, server, server_spec, now)
         if server_spec.delete_after is not None:
             sim.schedule(now + server_spec.delete_after, _deleter(project, server.id))
 
     for image_spec in spec.images:
         source = by_name.get(image_spec.server) if image_spec.server else None
         flavor, version, _ = SYSTEM_IMAGES["ubuntu-24.04"]
+        architecture = image_spec.architecture or (
+            _architecture(project, source.server_type) if source else "x86"
+        )
         image = Image(
             id=sim.next_id("image"),
             type=image_spec.type,
@@ -122,7 +128,7 @@ def seed_project(project: Project) -> None:
             description=image_spec.description,
             name=image_spec.name,
             created=now - image_spec.age,
-            disk_size=image_spec.disk,
+            disk_size=image_spec.disk or (source.disk_gb if source else 40),
             image_size=image_spec.size if image_spec.status == "available" else None,
             created_from=(source.id, source.name) if source else None,
             bound_to=source.id if source and image_spec.type == "backup" else None,
@@ -130,13 +136,25 @@ def seed_project(project: Project) -> None:
             os_version=version,
             protection_delete=image_spec.protected,
             labels=dict(image_spec.labels),
+            architecture=architecture,
+            boot=image_spec.boot,
         )
         project.images[image.id] = image
+
+
+def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:
+    """A server's public IPv4 and IPv6 network (documentation ranges), derived from its id."""
+    n = server_id - 100_000
+    return (
+        f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if ipv4 else None,
+        f"2001:db8:{n:x}::/64" if ipv6 else None,
+    )
 
 
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
     n = sid - 100_000
+    ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
         name=spec.name,
@@ -145,10 +163,10 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         labels=dict(spec.labels),
         server_type=spec.server_type,
         location=spec.location,
-        disk_gb=spec.disk,
+        disk_gb=spec.disk or _type(project, spec.server_type).disk,
         image_id=image_id,
-        ipv4=f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if spec.ipv4 else None,
-        ipv6=f"2001:db8:{n:x}::/64" if spec.ipv6 else None,
+        ipv4=ipv4,
+        ipv6=ipv6,
         private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
@@ -160,7 +178,19 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         if spec.snapshot_error
         else None,
         snapshot_size_gb=spec.snapshot_size,
+        boot=spec.boot,
     )
+
+
+def _type(project: Project, name: str) -> ServerTypeSpec:
+    server_type = project.catalog.server_type(name)
+    if server_type is None:  # check_project ran first
+        raise ValueError(f"unknown server type {name!r}")
+    return server_type
+
+
+def _architecture(project: Project, server_type: str) -> Literal["x86", "arm"]:
+    return _type(project, server_type).architecture
 
 
 def _deleter(project: Project, server_id: int) -> Callable[[float], None]:

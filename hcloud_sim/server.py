@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hcloud_sim.control import ControlGate
 from hcloud_sim.http import SimHTTPServer
-from hcloud_sim.scenarios import load_scenario
+from hcloud_sim.scenarios import BUILTINS, ScenarioAccess, load_scenario
 from hcloud_sim.spec import Scenario
 from hcloud_sim.state import Simulator
 
@@ -24,6 +26,10 @@ class SimulatorServer:
         host: address to bind; keep it on loopback.
         port: 0 picks a free port.
         time_scale: simulated seconds per real second; overrides the scenario's.
+        control_token: when set, the control API (``/_sim``) answers only requests with
+            ``Authorization: Bearer <control_token>``.
+        scenario_dirs: directories whose scenario files ``POST /_sim/reset`` may load, besides
+            the built-ins and the scenario file given here.
     """
 
     def __init__(
@@ -33,9 +39,13 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         time_scale: float | None = None,
+        control_token: str | None = None,
+        scenario_dirs: Iterable[str | Path] = (),
     ) -> None:
         self.state = Simulator(load_scenario(scenario), time_scale=time_scale)
-        self._httpd = SimHTTPServer((host, port), self.state)
+        given = [scenario] if isinstance(scenario, str | Path) and scenario not in BUILTINS else []
+        gate = ControlGate(control_token, ScenarioAccess.of(given, scenario_dirs))
+        self._httpd = SimHTTPServer((host, port), self.state, gate)
         self._thread: threading.Thread | None = None
 
     @property

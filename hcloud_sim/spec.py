@@ -12,7 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from hcloud_sim.catalog import CatalogSpec
+from hcloud_sim.clock import MAX_TIME_SCALE
 from hcloud_sim.faults import FaultRule
+from hcloud_sim.model import ServerStatus
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -38,7 +41,8 @@ DurationSpec = float | tuple[float, float] | None
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no NaN or infinity anywhere: a timestamp of inf cannot be written, a NaN duration never ends
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorSpec(_Spec):
@@ -55,17 +59,27 @@ class ActionSpec(_Spec):
     error: ErrorSpec | None = None
 
 
+#: how a server made from an image comes up: ``ok`` reaches running; ``stuck`` stays ``starting``
+#: for ever (its start_server action never ends); ``error``: the create/start action fails
+BootSpec = Literal["ok", "stuck", "error"]
+
+
 class ServerSpec(_Spec):
     name: str
     count: int | None = Field(
         default=None, ge=1, description="make this many servers; the name is a template with {i}"
     )
-    status: Annotated[Literal["running", "off"], BeforeValidator(_yaml_off)] = "running"
+    status: Annotated[ServerStatus, BeforeValidator(_yaml_off)] = "running"
+    status_duration: DurationSpec = Field(
+        default=None,
+        description="how long a transitional status lasts (see transitions.py); "
+        "null: it stays; not given: the project's duration for its command",
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     server_type: str = "cx22"
     location: str = "fsn1"
     image: str = "ubuntu-24.04"
-    disk: int = 40
+    disk: int | None = Field(default=None, ge=1, description="GB; default: the type's disk")
     ipv4: bool = True
     ipv6: bool = True
     private_network: bool = False
@@ -79,6 +93,9 @@ class ServerSpec(_Spec):
     )
     snapshot_error: ErrorSpec | None = None
     snapshot_size: float | None = None
+    boot: BootSpec = Field(
+        default="ok", description="how its disk boots: on a poweron, and in its snapshots"
+    )
     running_actions: list[ActionSpec] = Field(default_factory=list)
     delete_after: float | None = Field(default=None, description="deleted at this simulated age")
 
@@ -97,9 +114,13 @@ class ImageSpec(_Spec):
     age: Age = 86400.0
     status: Literal["available", "creating", "unavailable"] = "available"
     size: float = 2.5
-    disk: float = 40
+    disk: float | None = Field(default=None, gt=0, description="GB; default: its server's disk")
     labels: dict[str, str] = Field(default_factory=dict)
     protected: bool = False
+    architecture: Literal["x86", "arm"] | None = Field(
+        default=None, description="default: its server's type's, else x86"
+    )
+    boot: BootSpec = "ok"
 
 
 class TokenSpec(_Spec):
@@ -122,6 +143,9 @@ DEFAULT_DURATIONS: dict[str, DurationSpec] = {
     "stop_server": 3.0,
     "start_server": 10.0,
     "reboot_server": 15.0,
+    "create_server": (15.0, 30.0),
+    "delete_server": 5.0,
+    "rebuild_server": (30.0, 60.0),
 }
 
 
@@ -135,6 +159,9 @@ class ProjectSpec(_Spec):
     )
     rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
     snapshot_quota: int | None = Field(default=None, ge=0)
+    server_quota: int | None = Field(
+        default=None, ge=0, description="POST /servers past this many: 403 resource_limit_exceeded"
+    )
     action_durations: dict[str, DurationSpec] = Field(default_factory=dict)
     servers: list[ServerSpec] = Field(default_factory=list)
     images: list[ImageSpec] = Field(default_factory=list)
@@ -150,8 +177,9 @@ class Scenario(_Spec):
     name: str = "custom"
     description: str = ""
     seed: int = 0
-    time_scale: float | None = Field(default=None, gt=0)
+    time_scale: float | None = Field(default=None, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     projects: list[ProjectSpec] = Field(default_factory=lambda: [ProjectSpec()])
+    catalog: CatalogSpec = Field(default_factory=CatalogSpec)
 
     @model_validator(mode="after")
     def _unique_tokens(self) -> Scenario:

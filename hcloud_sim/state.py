@@ -12,12 +12,13 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Any
 
 from hcloud_sim.clock import SimClock
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
-from hcloud_sim.model import Server
+from hcloud_sim.model import Boot, Server
 from hcloud_sim.project import Project
 from hcloud_sim.render import render_action, render_image, render_server
 from hcloud_sim.seed import seed_project
@@ -88,6 +89,11 @@ class Simulator:
             raise ApiError("unauthorized", "the token you have provided is invalid")
         return found
 
+    def revoke_token(self, token: str) -> bool:
+        """The API refuses ``token`` with 401 from now on (until a reset); False if unknown."""
+        with self.lock:
+            return self.tokens.pop(token, None) is not None
+
     def project(self, name: str | None = None) -> Project:
         if name is None:
             return next(iter(self.projects.values()))
@@ -131,6 +137,28 @@ class Simulator:
             self.settle()
             self.project(project).delete_server(server_id)
 
+    def set_image_boot(self, image_id: int, boot: Boot, project: str | None = None) -> None:
+        """How servers made or rebuilt from the image come up from now on (see ``BootSpec``)."""
+        with self.lock:
+            self.settle()
+            self.project(project).image(image_id).boot = boot
+
+    def set_quota(
+        self,
+        project: str | None = None,
+        *,
+        servers: int | EllipsisType | None = ...,
+        snapshots: int | EllipsisType | None = ...,
+    ) -> dict[str, int | None]:
+        """Change a project's server/snapshot quota (None: no limit; ``...``: unchanged)."""
+        with self.lock:
+            spec = self.project(project).spec
+            if not isinstance(servers, EllipsisType):
+                spec.server_quota = servers
+            if not isinstance(snapshots, EllipsisType):
+                spec.snapshot_quota = snapshots
+            return {"servers": spec.server_quota, "snapshots": spec.snapshot_quota}
+
     def ground_truth(self, project: str | None = None) -> dict[str, Any]:
         """Everything as it is now, in API shapes plus what the API does not show."""
         with self.lock:
@@ -146,7 +174,7 @@ class Simulator:
                     for s in p.servers.values()
                 ],
                 "deleted_servers": sorted(p.deleted_servers),
-                "images": [render_image(i) for i in p.images.values()],
+                "images": [{**render_image(i), "boot": i.boot} for i in p.images.values()],
                 "created_images": list(p.created_images),
                 "actions": [render_action(a, now) for a in p.actions.values()],
                 "rate_limit": {
@@ -155,6 +183,7 @@ class Simulator:
                     "refill_per_second": p.bucket.refill,
                 },
                 "faults": [r.model_dump() for r in p.faults.rules()],
+                "quota": {"servers": p.spec.server_quota, "snapshots": p.spec.snapshot_quota},
             }
 
     def add_fault(self, project: str | None = None, **rule: Any) -> FaultRule:

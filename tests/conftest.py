@@ -42,9 +42,11 @@ def make_sim() -> Iterator[SimFactory]:
     started: list[SimulatorServer] = []
 
     def start(
-        scenario: str | Path | dict[str, Any] | Scenario = "demo", time_scale: float | None = None
+        scenario: str | Path | dict[str, Any] | Scenario = "demo",
+        time_scale: float | None = None,
+        **options: Any,  # control_token, scenario_dirs
     ) -> SimulatorServer:
-        server = SimulatorServer(scenario, time_scale=time_scale).start()
+        server = SimulatorServer(scenario, time_scale=time_scale, **options).start()
         started.append(server)
         return server
 

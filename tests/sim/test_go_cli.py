@@ -1,97 +1,27 @@
 """The official ``hcloud`` Go CLI works against the simulator unchanged.
 
 Hetzner's own client (Debian package ``hcloud-cli``) is run as a subprocess with
-``HCLOUD_ENDPOINT`` pointing at a simulator. What it prints and what the simulator's ground truth
-says afterwards must agree. The CLI waits on actions by polling ``GET /actions?id=..`` every
-500 ms (1.30.3 ignores ``--poll-interval``), so the simulator runs fast enough (600x) that every
-action it waits on is over before its first poll.
+``HCLOUD_ENDPOINT`` pointing at a simulator (fixtures in ``conftest.py``, helpers in
+``_gocli.py``). What it prints and what the simulator's ground truth says afterwards must agree.
+The CLI waits on actions by polling ``GET /actions?id=..`` every 500 ms (1.30.3 ignores
+``--poll-interval``), so the simulator runs fast enough (600x) that every action it waits on is
+over before its first poll.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hcloud_sim import SimulatorServer
 from tests.conftest import SimFactory
+from tests.sim._gocli import Run, failed_requests, runner, server_named
 
 pytestmark = pytest.mark.gocli
 
-#: simulated seconds per real second: a snapshot (60-240 s) ends within ~0.4 s real time
-FAST = 600
-CLI_TIMEOUT = 30  # seconds of real time per CLI invocation
 LOCKED = "cannot perform operation because server is locked"
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(scope="module")
-def hcloud_bin() -> str:
-    path = shutil.which("hcloud")
-    if path is None:
-        reason = "the official hcloud CLI is not installed (apt-get install hcloud-cli)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI installs it, so a missing binary there is a defect")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture
-def fast_sim(make_sim: SimFactory) -> SimulatorServer:
-    return make_sim("demo", time_scale=FAST)
-
-
-def _runner(hcloud_bin: str, sim: SimulatorServer, config_dir: Path) -> Run:
-    # Only the variables we set reach the CLI: no HCLOUD_CONTEXT/HCLOUD_DEBUG from the caller.
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HCLOUD_")}
-    base.update(
-        HOME=str(config_dir),
-        HCLOUD_CONFIG=str(config_dir / "cli.toml"),
-        HCLOUD_ENDPOINT=sim.url,
-    )
-
-    def run(
-        *args: str, token: str = "sim-token", ok: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [hcloud_bin, "--poll-interval", "50ms", *args],
-            env={**base, "HCLOUD_TOKEN": token},
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        if ok:
-            assert result.returncode == 0, (
-                f"hcloud {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        else:
-            assert result.returncode != 0, f"hcloud {' '.join(args)} succeeded:\n{result.stdout}"
-        return result
-
-    return run
-
-
-@pytest.fixture
-def hcloud(hcloud_bin: str, fast_sim: SimulatorServer, tmp_path: Path) -> Run:
-    """``hcloud(*args, token=..., ok=True)`` against the 600x demo simulator."""
-    return _runner(hcloud_bin, fast_sim, tmp_path)
-
-
-def _server(sim: SimulatorServer, name: str) -> dict[str, Any]:
-    return next(s for s in sim.state.ground_truth()["servers"] if s["name"] == name)
-
-
-def _failed_requests(sim: SimulatorServer) -> list[dict[str, Any]]:
-    return [c for c in sim.state.request_counts() if c["status"] >= 400]
 
 
 def test_server_list_shows_the_demo_fleet(hcloud: Run, fast_sim: SimulatorServer) -> None:
@@ -105,7 +35,7 @@ def test_server_list_shows_the_demo_fleet(hcloud: Run, fast_sim: SimulatorServer
     assert "off" in rows["batch-1"].split()
     # the private network column resolves the network's name through GET /networks
     assert "10.0.0.9 (private)" in rows["internal-1"]
-    assert not _failed_requests(fast_sim)
+    assert not failed_requests(fast_sim)
 
 
 @pytest.mark.parametrize(
@@ -123,17 +53,17 @@ def test_server_describe(
     hcloud: Run, fast_sim: SimulatorServer, name: str, expected: list[str]
 ) -> None:
     out = hcloud("server", "describe", name).stdout
-    server = _server(fast_sim, name)
+    server = server_named(fast_sim, name)
     assert re.search(rf"^ID:\s+{server['id']}$", out, re.MULTILINE)
     assert re.search(rf"^Name:\s+{name}$", out, re.MULTILINE)
     assert re.search(r"^Status:\s+running$", out, re.MULTILINE)
     for pattern in expected:
         assert re.search(pattern, out), f"{pattern!r} not in:\n{out}"
-    assert not _failed_requests(fast_sim)
+    assert not failed_requests(fast_sim)
 
 
 def test_create_image_waits_for_the_snapshot(hcloud: Run, fast_sim: SimulatorServer) -> None:
-    web1 = _server(fast_sim, "web-1")
+    web1 = server_named(fast_sim, "web-1")
     result = hcloud("server", "create-image", "--type", "snapshot", "--description", "d", "web-1")
     m = re.search(r"Image (\d+) created from server (\d+)", result.stdout, re.IGNORECASE)
     assert m, result.stdout
@@ -158,7 +88,7 @@ def test_create_image_waits_for_the_snapshot(hcloud: Run, fast_sim: SimulatorSer
     # it waited through the batch endpoint, not the removed GET /actions
     counts = fast_sim.state.request_counts()
     assert any(c["endpoint"] == "/actions" and c["status"] == 200 for c in counts)
-    assert not _failed_requests(fast_sim)
+    assert not failed_requests(fast_sim)
 
     listed = hcloud("image", "list", "--type", "snapshot").stdout
     rows = {int(line.split()[0]): line for line in listed.splitlines()[1:] if line.strip()}
@@ -173,7 +103,7 @@ def test_image_delete(hcloud: Run, fast_sim: SimulatorServer) -> None:
     result = hcloud("image", "delete", str(target["id"]))
     assert re.search(rf"image {target['id']} deleted", result.stdout, re.IGNORECASE)
     assert target["id"] not in {i["id"] for i in fast_sim.state.ground_truth()["images"]}
-    assert not _failed_requests(fast_sim)
+    assert not failed_requests(fast_sim)
 
     protected = next(i for i in images if i["protection"]["delete"])
     refused = hcloud("image", "delete", str(protected["id"]), ok=False)
@@ -182,7 +112,7 @@ def test_image_delete(hcloud: Run, fast_sim: SimulatorServer) -> None:
 
 
 def test_shutdown_then_poweron(hcloud: Run, fast_sim: SimulatorServer) -> None:
-    web3 = _server(fast_sim, "web-3")
+    web3 = server_named(fast_sim, "web-3")
     # newer CLIs can wait for the server to be off; 1.30.3 only waits for the ACPI action
     waits = "--wait" in hcloud("server", "shutdown", "--help").stdout
     extra = ["--wait", "--wait-timeout", "20s"] if waits else []
@@ -192,7 +122,7 @@ def test_shutdown_then_poweron(hcloud: Run, fast_sim: SimulatorServer) -> None:
     assert [a["status"] for a in actions if a["command"] == "shutdown_server"] == ["success"]
     if not waits:
         fast_sim.state.clock.advance(60)  # the guest halts a few simulated seconds after ACPI
-    assert _server(fast_sim, "web-3")["status"] == "off"
+    assert server_named(fast_sim, "web-3")["status"] == "off"
     described = hcloud("server", "describe", "web-3").stdout
     assert re.search(r"^Status:\s+off$", described, re.MULTILINE)
 
@@ -200,12 +130,12 @@ def test_shutdown_then_poweron(hcloud: Run, fast_sim: SimulatorServer) -> None:
     assert re.search(rf"Server {web3['id']} started", result.stdout, re.IGNORECASE)
     actions = fast_sim.state.ground_truth()["actions"]
     assert [a["status"] for a in actions if a["command"] == "start_server"] == ["success"]
-    assert _server(fast_sim, "web-3")["status"] == "running"
-    assert not _failed_requests(fast_sim)
+    assert server_named(fast_sim, "web-3")["status"] == "running"
+    assert not failed_requests(fast_sim)
 
 
 def test_create_image_on_a_locked_server_fails(hcloud: Run, fast_sim: SimulatorServer) -> None:
-    web1 = _server(fast_sim, "web-1")
+    web1 = server_named(fast_sim, "web-1")
     holder = fast_sim.state.lock_server(web1["id"], duration=None)  # never ends
     result = hcloud(
         "server", "create-image", "--type", "snapshot", "--description", "d", "web-1", ok=False
@@ -214,15 +144,15 @@ def test_create_image_on_a_locked_server_fails(hcloud: Run, fast_sim: SimulatorS
     assert fast_sim.state.ground_truth()["created_images"] == []
     refused = hcloud("server", "shutdown", "web-1", ok=False)
     assert LOCKED in refused.stderr
-    assert _server(fast_sim, "web-1")["lock_holders"] == [holder]
+    assert server_named(fast_sim, "web-1")["lock_holders"] == [holder]
 
 
 def test_create_image_on_a_demo_server_that_starts_locked(
     hcloud_bin: str, make_sim: SimFactory, tmp_path: Path
 ) -> None:
     sim = make_sim("demo", time_scale=1)  # db-1's own snapshot runs for 120 real seconds
-    hcloud = _runner(hcloud_bin, sim, tmp_path)
-    assert _server(sim, "db-1")["lock_holders"]
+    hcloud = runner(hcloud_bin, sim, tmp_path)
+    assert server_named(sim, "db-1")["lock_holders"]
     result = hcloud("server", "create-image", "--type", "snapshot", "db-1", ok=False)
     assert LOCKED in result.stderr
     assert sim.state.ground_truth()["created_images"] == []
@@ -232,14 +162,14 @@ def test_invalid_token_is_reported(hcloud: Run, fast_sim: SimulatorServer) -> No
     result = hcloud("server", "list", token="not-a-real-token", ok=False)
     assert "the token you have provided is invalid" in result.stderr
     assert result.stdout == ""
-    assert [c["status"] for c in _failed_requests(fast_sim)] == [401]
+    assert [c["status"] for c in failed_requests(fast_sim)] == [401]
 
 
 def test_read_only_token_cannot_shut_down(hcloud: Run, fast_sim: SimulatorServer) -> None:
     assert "web-1" in hcloud("server", "list", token="sim-readonly").stdout
     result = hcloud("server", "shutdown", "web-1", token="sim-readonly", ok=False)
     assert "token_readonly" in result.stderr
-    assert _server(fast_sim, "web-1")["status"] == "running"
+    assert server_named(fast_sim, "web-1")["status"] == "running"
     assert not [
         a for a in fast_sim.state.ground_truth()["actions"] if a["command"] == "shutdown_server"
     ]

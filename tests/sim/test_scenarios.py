@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from hcloud import APIException
 
 from hcloud_sim.scenarios import BUILTINS, ScenarioError, load_scenario
@@ -278,117 +273,7 @@ def test_pre_aged_images(make_sim: SimFactory, make_client: ClientFactory) -> No
         assert abs((now - created[description]) - age) < timedelta(seconds=5), description
 
 
-# -- the hcloud-sim command ----------------------------------------------------------------------
-
-
-def _hcloud_sim(*args: str) -> list[str]:
-    exe = shutil.which("hcloud-sim")
-    assert exe is not None, "the hcloud-sim console script is not installed (pip install -e .)"
-    return [exe, *args]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        _hcloud_sim(*args),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "400"},  # rich would wrap messages at 80 columns
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def test_serve_answers_until_terminated() -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        _hcloud_sim("serve", "--port", str(port), "--scenario", "demo", "--time-scale", "50"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        health = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:  # bounded readiness poll
-            try:
-                health = requests.get(f"{base}/_sim/health", timeout=1)
-                break
-            except requests.exceptions.ConnectionError:
-                time.sleep(0.05)
-        assert health is not None, f"hcloud-sim serve did not come up (exit {proc.poll()})"
-        assert health.json() == {"status": "ok", "scenario": "demo"}
-        assert requests.get(f"{base}/_sim/clock", timeout=5).json()["time_scale"] == 50
-        servers = requests.get(
-            f"{base}/v1/servers", headers={"Authorization": "Bearer sim-token"}, timeout=5
-        )
-        assert servers.json()["meta"]["pagination"]["total_entries"] == 12
-    finally:
-        proc.terminate()
-        try:
-            _, stderr = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, stderr = proc.communicate()
-    assert f"{base}/v1" in stderr  # the banner says where the API is
-
-
-def test_serve_refuses_an_unknown_scenario() -> None:
-    result = _run("serve", "--port", "0", "--scenario", "nope")
-    assert result.returncode == 2
-    assert "no scenario 'nope'" in result.stderr
-
-
-def test_serve_refuses_a_bad_file(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("projects: [{servers: [{name: a, server_type: cx99}]}]", encoding="utf-8")
-    result = _run("serve", "--port", "0", "--scenario", str(bad))
-    assert result.returncode == 2
-    assert "unknown server_type 'cx99'" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_serve_refuses_a_port_in_use() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        result = _run("serve", "--port", str(taken.getsockname()[1]), "--scenario", "empty")
-    assert result.returncode == 2
-    assert "cannot listen on 127.0.0.1:" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_check_validates_a_file(tmp_path: Path) -> None:
-    good = _run("check", str(EXAMPLE))
-    assert good.returncode == 0, good.stderr
-    assert good.stdout.splitlines() == [
-        "project shop: 9 servers, 8 images, 1 running actions, 3 fault rules",
-        "project lab: 1 servers, 4 images, 0 running actions, 0 fault rules",
-    ]
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("projects: [{images: [{description: x, age: soon}]}]", encoding="utf-8")
-    result = _run("check", str(bad))
-    assert result.returncode == 2
-    assert "invalid" in result.stderr
-    assert "age 'soon'" in result.stderr
-
-
-def test_scenarios_lists_the_builtins() -> None:
-    result = _run("scenarios")
-    assert result.returncode == 0
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["demo", "faults", "large", "empty"]
-    assert "300 server specs" in result.stdout
-
-
 def test_control_reset_loads_a_scenario_file(make_sim: SimFactory) -> None:
-    sim = make_sim("empty")
+    sim = make_sim("empty", scenario_dirs=[DATA])
     assert control(sim, "POST", "/reset", {"scenario": str(MINIMAL)}).status_code == 200
     assert control(sim, "GET", "/health").json()["scenario"] == "minimal"

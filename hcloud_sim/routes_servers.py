@@ -1,0 +1,165 @@
+"""``POST /servers``, ``DELETE /servers/{id}``, rebuild and change_protection: parse, call, render.
+
+The verbs live in ``lifecycle.py``; this module only turns bodies into typed arguments (with the
+API's ``invalid_input`` naming the field) and results into the documented response shapes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from hcloud_sim import lifecycle
+from hcloud_sim.errors import invalid_field
+from hcloud_sim.query import Reply, Request, Route, body_hostname, body_labels, body_str, path_id
+from hcloud_sim.render import render_action, render_server
+
+#: what the API accepts in public_net; assigning existing Primary IPs is not simulated
+_PUBLIC_NET = frozenset({"enable_ipv4", "enable_ipv6", "ipv4", "ipv6"})
+#: references to resources the simulator does not have: only an empty value is accepted
+_ABSENT = {
+    "ssh_keys": "SSH key",
+    "volumes": "volume",
+    "networks": "network",
+    "firewalls": "firewall",
+    "placement_group": "placement group",
+}
+_USER_DATA_LIMIT = 32 * 1024
+
+
+def _required(value: Any, name: str) -> Any:
+    if value is None:
+        raise invalid_field(name, "is required")
+    return value
+
+
+def _ref(req: Request, name: str) -> str | int | None:
+    """An ``ID or name`` field: the API takes a number or a string."""
+    value = req.body.get(name)
+    if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
+        return value
+    raise invalid_field(name, "must be an ID or a name")
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid_field(name, "must be a boolean")
+    return value
+
+
+def _public_net(req: Request) -> tuple[bool, bool]:
+    public_net = req.body.get("public_net")
+    if public_net is None:
+        return True, True
+    if not isinstance(public_net, dict):
+        raise invalid_field("public_net", "must be an object")
+    for key in public_net:
+        if key not in _PUBLIC_NET:
+            raise invalid_field(f"public_net.{key}", "unknown field")
+    for version in ("ipv4", "ipv6"):
+        if public_net.get(version) is not None:
+            raise invalid_field(
+                f"public_net.{version}", f"primary IP {public_net[version]!r} not found"
+            )
+    return _flag(public_net, "enable_ipv4", True), _flag(public_net, "enable_ipv6", True)
+
+
+def _check_absent(req: Request) -> None:
+    for name, kind in _ABSENT.items():
+        if req.body.get(name) not in (None, []):
+            raise invalid_field(name, f"{kind} not found (the simulator has none)")
+    user_data = body_str(req, "user_data")
+    if user_data is not None and len(user_data.encode()) > _USER_DATA_LIMIT:
+        raise invalid_field("user_data", "is limited to 32 KiB")
+    _flag(req.body, "automount", False)
+
+
+def create_server(req: Request) -> Reply:
+    _check_absent(req)
+    enable_ipv4, enable_ipv6 = _public_net(req)
+    new = lifecycle.NewServer(
+        name=_required(body_hostname(req, "name"), "name"),
+        server_type=_required(_ref(req, "server_type"), "server_type"),
+        image=_required(_ref(req, "image"), "image"),
+        location=_ref(req, "location"),
+        labels=body_labels(req),
+        start_after_create=_flag(req.body, "start_after_create", True),
+        enable_ipv4=enable_ipv4,
+        enable_ipv6=enable_ipv6,
+    )
+    created = lifecycle.create_server(req.project, new)
+    return Reply(
+        201,
+        {
+            "server": render_server(req.project, created.server),
+            "action": render_action(created.action, req.now),
+            "next_actions": [render_action(a, req.now) for a in created.next_actions],
+            "root_password": created.root_password,
+        },
+    )
+
+
+def delete_server(req: Request) -> Reply:
+    action = lifecycle.delete_server(req.project, path_id(req))
+    return Reply(200, {"action": render_action(action, req.now)})
+
+
+def rebuild_server(req: Request) -> Reply:
+    body_str(req, "user_data")
+    image = _required(_ref(req, "image"), "image")
+    action = lifecycle.rebuild_server(req.project, path_id(req), image)
+    return Reply(
+        201,
+        {"action": render_action(action, req.now), "root_password": secrets.token_urlsafe(12)},
+    )
+
+
+def change_protection(req: Request) -> Reply:
+    flags = {name: req.body.get(name) for name in ("delete", "rebuild")}
+    for name, value in flags.items():
+        if value is not None and not isinstance(value, bool):
+            raise invalid_field(name, "must be a boolean")
+    action = lifecycle.change_protection(
+        req.project, path_id(req), delete=flags["delete"], rebuild=flags["rebuild"]
+    )
+    return Reply(201, {"action": render_action(action, req.now)})
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/servers",
+        create_server,
+        frozenset(
+            {
+                "name",
+                "location",
+                "server_type",
+                "start_after_create",
+                "image",
+                "placement_group",
+                "ssh_keys",
+                "volumes",
+                "networks",
+                "firewalls",
+                "user_data",
+                "labels",
+                "automount",
+                "public_net",
+            }
+        ),
+    ),
+    Route("DELETE", "/servers/{id}", delete_server),
+    Route(
+        "POST", "/servers/{id}/actions/rebuild", rebuild_server, frozenset({"image", "user_data"})
+    ),
+    Route(
+        "POST",
+        "/servers/{id}/actions/change_protection",
+        change_protection,
+        frozenset({"delete", "rebuild"}),
+    ),
+)
