@@ -77,6 +77,9 @@ def sim(make_sim: SimFactory) -> SimulatorServer:
         (["run", "--max-concurrency", "0"], "max_concurrency"),
         (["plan", "--timezone", "Mars/Olympus"], "unknown timezone"),
         (["prune", "--timezone", "Mars/Olympus"], "unknown timezone"),
+        (["run", "--lock-wait-minutes", "abc"], "Invalid value for '--lock-wait-minutes'"),
+        (["prune", "--min-keep", "0"], "Invalid value for '--min-keep'"),
+        (["run", "--no-such-option"], "No such option: --no-such-option"),
     ],
 )
 def test_bad_options_exit_2_before_prefect_starts(

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click import exceptions as usage  # typer's own copy of click: its error classes
 
 from hsnap.checks import check_snapshot_parameters
 from hsnap.console import LiveProgress, report_table
@@ -27,18 +28,34 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 class _App(typer.Typer):
-    """The typer app, with a last resort: no input ever shows the user a traceback."""
+    """The typer app, answering like every hsnap command: one line, never a traceback.
+
+    A usage error (an unknown option, ``--lock-wait-minutes abc``) gets one line and exit 2
+    instead of click's boxed usage text; anything unforeseen gets one line and exit 1.
+    """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("standalone_mode", False)  # errors come back here to be said in a line
         try:
-            return super().__call__(*args, **kwargs)
+            code = super().__call__(*args, **kwargs)
+        except usage.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            code = 0
+        except usage.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "hsnap"
+            _say(f"{exc.format_message()} (see {where} --help)")
+            code = 2
+        except typer.Abort:
+            _say("aborted")
+            code = 1
         except Exception as exc:  # noqa: BLE001 -- a bug still gets one line and exit 1
-            err.print(
-                f"[red]hsnap: unexpected error: {type(exc).__name__}: {exc}[/red]",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise SystemExit(1) from None
+            _say(f"unexpected error: {type(exc).__name__}: {exc}")
+            code = 1
+        raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _say(message: str) -> None:
+    err.print(f"[red]hsnap: {message}[/red]", highlight=False, soft_wrap=True, markup=True)
 
 
 app = _App(
