@@ -23,7 +23,7 @@ from flows.local_run import refuse, run_and_read
 from flows.prune_snapshots import publish_prune_plan
 from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
 from hsnap.errors import HsnapError
-from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import CONSISTENT_LABEL, DEFAULT_TEMPLATE, describe, ownership_labels
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
@@ -90,13 +90,7 @@ def snapshot_servers(
         )
         settings = load_settings(token_secret)
         scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
-        chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
-            label_selector, servers or [], exclude or [], token_secret
-        )
-        if not chosen and not missing:
-            if label_selector or servers or exclude:
-                raise HsnapError(no_match(label_selector, servers), code="no_match")
-            log.warning("the project has no server: nothing to snapshot")
+        chosen, missing = _select(label_selector, servers, exclude, token_secret, scaled)
     except HsnapError as exc:
         return refuse(exc)
     run_id = str(flow_run.id or uuid.uuid4())
@@ -205,6 +199,24 @@ def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
         description=plan.description,
         attempts=0,
     )
+
+
+def _select(
+    label_selector: str | None,
+    servers: list[str] | None,
+    exclude: list[str] | None,
+    token_secret: str,
+    retry_delays: list[float],
+) -> tuple[list[ServerRef], list[str]]:
+    """The servers to snapshot and the requested names not found; no match at all is an error."""
+    chosen, missing = select_servers.with_options(retry_delay_seconds=retry_delays)(
+        label_selector, servers or [], exclude or [], token_secret
+    )
+    if not chosen and not missing:
+        if label_selector or servers or exclude:
+            raise HsnapError(no_match(label_selector, servers), code="no_match")
+        get_run_logger().warning("the project has no server: nothing to snapshot")
+    return chosen, missing
 
 
 def no_match(label_selector: str | None, servers: list[str] | None) -> str:
