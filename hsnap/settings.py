@@ -90,6 +90,11 @@ def _token_from_block(name: str | None, may_start_prefect: bool) -> str:
         secret: Any = Secret.load(name)  # sync call: returns the block, typed as maybe-awaitable
     except ValueError:
         raise ConfigError(missing) from None
+    except Exception as exc:  # noqa: BLE001 -- Prefect unreachable: say so in a line, not a trace
+        raise ConfigError(
+            f"could not read the Prefect Secret block {name!r} ({type(exc).__name__}): "
+            "is PREFECT_API_URL right and its server up? Or set HCLOUD_TOKEN"
+        ) from None
     value = secret.get()
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"the Prefect Secret block {name!r} holds no token string")

@@ -104,6 +104,13 @@ def test_missing_token_exits_2_before_prefect_starts(
     assert_refused_at_once(done, sim, tmp_path, "no Hetzner API token: set HCLOUD_TOKEN")
 
 
+def test_an_unreachable_prefect_api_for_the_token_block_exits_2(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    done = hsnap(sim, tmp_path, "run", HCLOUD_TOKEN=None, PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert_refused_at_once(done, sim, tmp_path, "could not read the Prefect Secret block")
+
+
 def test_ambiguous_endpoint_exits_2(sim: SimulatorServer, tmp_path: Path) -> None:
     port = sim.url.split(":")[2].split("/")[0]
     endpoint = f"http://10.0.0.7:{port}\\@127.0.0.1:{port}/v1"
