@@ -12,13 +12,20 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from typer._click import exceptions as usage  # typer's own copy of click: its error classes
 
 from hsnap.checks import check_snapshot_parameters
 from hsnap.console import LiveProgress, report_table
 from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+
+try:  # newer typer carries its own copy of click, whose error classes it raises
+    from typer._click import exceptions as usage
+except ImportError:  # pragma: no cover -- older typer raises click's own
+    from click import exceptions as usage  # type: ignore[no-redef]
+
+#: click >= 8.2 raises it for a bare ``hsnap``; older versions print the help themselves
+_NO_ARGS: Any = getattr(usage, "NoArgsIsHelpError", ())
 
 # The temporary Prefect server hsnap may start must not print telemetry errors when offline, and
 # may take longer than Prefect's 20 s to start on a busy machine. Set before Prefect is imported
@@ -38,7 +45,7 @@ class _App(typer.Typer):
         kwargs.setdefault("standalone_mode", False)  # errors come back here to be said in a line
         try:
             code = super().__call__(*args, **kwargs)
-        except usage.NoArgsIsHelpError as exc:
+        except _NO_ARGS as exc:
             typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
             code = 0
         except usage.UsageError as exc:
