@@ -57,11 +57,13 @@ def snapshot_servers(
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
     Args:
-        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``).
+        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``);
+            a selection that matches no server fails the run.
         servers: only these server names (a name that does not exist is reported as failed).
         exclude: never these server names.
-        description_template: snapshot description; placeholders {server}, {server_id},
-            {timestamp}, {date}, {time}, {run}.
+        description_template: snapshot description; plain placeholders {server}, {server_id},
+            {timestamp}, {date}, {time}, {run} (no conversion or format spec), at most 255
+            characters.
         labels: extra labels for every snapshot (hsnap adds its ownership labels).
         lock_wait_minutes: how long to wait for a locked server before failing it.
         snapshot_wait_minutes: how long to wait for a snapshot to become available.
