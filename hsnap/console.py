@@ -169,7 +169,10 @@ class FittedTable:
         if self.title:
             yield Text(self.title, style="bold")
         for row in self.rows:
-            first, *rest = (c for c in self.columns if row.get(c))
+            filled = [c for c in self.columns if row.get(c)]
+            if not filled:
+                continue
+            first, *rest = filled
             yield Text(row[first], style=f"bold {self._style(row)}".strip())
             for column in rest:
                 yield Text(f"  {column}: {row[column]}")
