@@ -34,6 +34,17 @@ class Settings(BaseModel):
     time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     http_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 
+    @field_validator("token")
+    @classmethod
+    def _header_safe_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not token.isascii() or not token.isprintable() or " " in token:
+            # it goes into an HTTP header, where requests would fail with a confusing error
+            raise ConfigError(
+                "the API token has spaces, control or non-ASCII characters: copy again"
+            )
+        return value
+
     @field_validator("endpoint")
     @classmethod
     def _safe_endpoint(cls, value: str) -> str:
@@ -55,7 +66,7 @@ def load_settings(
     check_endpoint(endpoint)
     scale = time_scale()
     token = os.environ.get("HCLOUD_TOKEN") or _token_from_block(token_secret, may_start_prefect)
-    return Settings(token=SecretStr(token), endpoint=endpoint, time_scale=scale)
+    return Settings(token=SecretStr(token.strip()), endpoint=endpoint, time_scale=scale)
 
 
 def time_scale() -> float:

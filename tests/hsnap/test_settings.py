@@ -182,3 +182,20 @@ def test_without_a_token_or_a_prefect_api_the_cli_check_says_what_to_set(
         pytest.raises(ConfigError, match=r"HCLOUD_TOKEN.*PREFECT_API_URL"),
     ):
         load_settings(may_start_prefect=False)
+
+
+@pytest.mark.parametrize("token", ["two words", "line\nbreak", "t\u00f6ken"])
+def test_a_token_that_cannot_go_in_a_header_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("HCLOUD_TOKEN", token)
+    with pytest.raises(ConfigError, match="copy again") as info:
+        load_settings(token_secret=None)
+    assert token not in str(info.value)
+
+
+def test_a_token_with_a_trailing_newline_is_taken_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HCLOUD_TOKEN", SECRET + "\n")
+    assert load_settings(token_secret=None).token.get_secret_value() == SECRET
