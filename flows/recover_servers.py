@@ -13,11 +13,13 @@ from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot.power import Recovery
 from tasks.recover import recover_servers as recover_task
+from tasks.restore import clean_drill_leftovers
 
 
 @flow(name="recover-servers", validate_parameters=True)
 def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
-    """Power on servers marked hsnap/restart by a run that is no longer running, then unmark them.
+    """Power on servers marked hsnap/restart by a run that is no longer running, then unmark them;
+    delete drill servers (hsnap/drill) left behind by runs that are no longer running.
 
     Args:
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
@@ -25,15 +27,23 @@ def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
     try:
         load_settings(token_secret)
         results = recover_task(token_secret)
+        results += [
+            Recovery(c.server, c.server_id, c.run_id, c.result, _left_behind(c.detail))
+            for c in clean_drill_leftovers(token_secret)
+        ]
     except HsnapError as exc:
         return refuse(exc)
     data = [asdict(r) for r in results]
     failed = [r.server for r in results if r.result == "failed"]
     if failed:
-        return Failed(message=f"could not power on {', '.join(failed)}: start by hand", data=data)
-    message = f"{len(results)} marked server(s) handled" if results else "no server was marked"
+        return Failed(message=f"could not recover {', '.join(failed)}: see the log", data=data)
+    message = f"{len(results)} server(s) handled" if results else "nothing to recover"
     get_run_logger().info(message)
     return Completed(message=message, data=data)
+
+
+def _left_behind(detail: str) -> str:
+    return "drill server left behind" + (f": {detail}" if detail else "")
 
 
 def run_locally(**parameters: Any) -> list[Recovery]:

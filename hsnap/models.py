@@ -43,6 +43,49 @@ class ImageRef:
     created: datetime | None = None
     protected: bool = False
     created_from: str | None = None  # name of the server it was made from
+    created_from_id: int | None = None  # id of that server (it may be deleted since)
+    architecture: str = "x86"
+    disk_size: float | None = None  # GB: the disk of the server it was made from
+
+
+@dataclass(frozen=True)
+class ServerDetails:
+    """What a restore needs to know of a server: where it runs, on what, how it is reached."""
+
+    id: int
+    name: str
+    status: str
+    server_type: str
+    architecture: str
+    disk_gb: float
+    location: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    ipv4: str | None = None
+    ipv6: str | None = None
+    rebuild_protected: bool = False
+
+    @property
+    def ref(self) -> ServerRef:
+        return ServerRef(self.id, self.name, self.status, dict(self.labels))
+
+
+@dataclass(frozen=True)
+class ServerTypeInfo:
+    """A server type as ``GET /server_types`` shows it: what it runs and where it is offered."""
+
+    name: str
+    architecture: str
+    disk_gb: float
+    locations: tuple[str, ...] = ()  # where it can be created now (not deprecated, available)
+    deprecated: bool = False
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """Hourly server prices from ``GET /pricing``: net, as decimal text, by type and location."""
+
+    currency: str
+    hourly: dict[tuple[str, str], str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ One module per group of commands; each registers its commands on the shared ``ap
 
 from __future__ import annotations
 
-from hsnap.cli import deployment, retention, snapshot
+from hsnap.cli import deployment, restore, retention, snapshot
 from hsnap.cli.common import app
 
-__all__ = ["app", "deployment", "retention", "snapshot"]
+__all__ = ["app", "deployment", "restore", "retention", "snapshot"]

@@ -166,7 +166,7 @@ def recover(
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Power on servers that an interrupted consistent run left off (label hsnap/restart)."""
+    """Power on servers an interrupted run left off; delete drill servers a killed drill left."""
     check_locally({"token_secret": token_secret})
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 

@@ -20,10 +20,18 @@ from hcloud.servers import Server
 
 from hsnap import __version__
 from hsnap.clock import Clock
+from hsnap.cloud import convert
 from hsnap.cloud.governor import GovernedAdapter, governor_for
 from hsnap.cloud.watcher import ActionWatcher, watcher_for
 from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
-from hsnap.models import ActionRef, ImageRef, ServerRef
+from hsnap.models import (
+    ActionRef,
+    ImageRef,
+    PriceList,
+    ServerDetails,
+    ServerRef,
+    ServerTypeInfo,
+)
 from hsnap.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -171,6 +179,70 @@ class Cloud:
         )
         return _server_ref(bound)
 
+    # -- creating, rebuilding and deleting servers (restore, drills) --------------------------
+
+    def server_details(self, server_id: int) -> ServerDetails:
+        bound = self._call(f"server {server_id}", lambda: self._client.servers.get_by_id(server_id))
+        return convert.details(bound)
+
+    def find_server_details(self, name: str) -> ServerDetails | None:
+        bound = self._call(f"server {name}", lambda: self._client.servers.get_by_name(name))
+        return convert.details(bound) if bound is not None else None
+
+    def create_server(self, spec: convert.NewServer) -> tuple[ServerDetails, ActionRef]:
+        """POST /servers. Not retried: the caller finds what it made by its labels or name."""
+        try:
+            response = self._call(
+                f"creating server {spec.name}",
+                lambda: self._client.servers.create(**convert.create_arguments(spec)),
+                read=False,
+            )
+        except PermanentError as exc:
+            if exc.code != "resource_limit_exceeded":
+                raise
+            raise PermanentError(
+                f"creating server {spec.name}: the project's server quota is reached; delete "
+                "servers it no longer needs or ask Hetzner to raise the limit",
+                code=exc.code,
+            ) from None
+        return convert.details(response.server), _action_ref(response.action)
+
+    def delete_server(self, server_id: int) -> ActionRef:
+        """DELETE /servers/{id}: the server answers 404 once its delete_server action runs."""
+        action = self._call(
+            f"deleting server {server_id}",
+            lambda: self._client.servers.delete(Server(id=server_id)),
+            read=False,
+        )
+        return _action_ref(action)
+
+    def rebuild(self, server_id: int, image_id: int) -> ActionRef:
+        """POST rebuild: replaces the server's disk with the image (its data is gone)."""
+        response = self._call(
+            f"rebuilding server {server_id} from image {image_id}",
+            lambda: self._client.servers.rebuild(Server(id=server_id), Image(id=image_id)),
+            read=False,
+        )
+        return _action_ref(response.action)
+
+    def server_types(self) -> list[ServerTypeInfo]:
+        found = self._call("listing server types", self._client.server_types.get_all)
+        return [convert.server_type(t) for t in found]
+
+    def pricing(self) -> PriceList:
+        """GET /pricing (the SDK has no verb for it): hourly net prices per type and location."""
+        data = self._call("reading prices", lambda: self._client.request("GET", "/pricing"))
+        return convert.price_list(data["pricing"])
+
+    def set_image_labels(self, image_id: int, labels: dict[str, str]) -> ImageRef:
+        """Replace an image's labels (PUT); the caller merges with what it read."""
+        bound = self._call(
+            f"labels of image {image_id}",
+            lambda: self._client.images.update(Image(id=image_id), labels=labels),
+            read=False,
+        )
+        return _image_ref(bound)
+
     # -- actions and images ------------------------------------------------------------------
 
     def get_action(self, action_id: int) -> ActionRef:
@@ -191,7 +263,8 @@ class Cloud:
             refs.extend(_action_from_json(a) for a in data["actions"])
         return refs
 
-    def find_images(self, label_selector: str) -> list[ImageRef]:
+    def find_images(self, label_selector: str | None = None) -> list[ImageRef]:
+        """Snapshots (every page), optionally only those matching a label selector."""
         found = self._call(
             "listing images",
             lambda: self._client.images.get_all(label_selector=label_selector, type=["snapshot"]),
@@ -245,6 +318,9 @@ def _image_ref(image: Any) -> ImageRef:
         created=image.created,
         protected=bool((image.protection or {}).get("delete")),
         created_from=image.created_from.name if image.created_from is not None else None,
+        created_from_id=image.created_from.id if image.created_from is not None else None,
+        architecture=image.architecture or "x86",
+        disk_size=image.disk_size,
     )
 
 

@@ -202,7 +202,7 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
         cloud.set_labels(server_id, {k: v for k, v in labels.items() if k != RESTART_LABEL})
 
 
-RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone"]
+RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone", "deleted"]
 #: how long a server must stay off, unlocked and marked by a run Prefect still shows as active
 #: before recovery takes it over: a live run is never idle that long with its server off (it
 #: snapshots or powers on), while a killed local process never reports its end to Prefect

@@ -168,3 +168,18 @@ def test_parameters_are_validated_by_the_deployment(stack: Stack) -> None:
 
     assert answer.returncode == 2, answer.stdout + answer.stderr
     assert "max_concurrency" in answer.stderr
+
+
+@pytest.mark.usefixtures("stack")
+def test_drills_ship_inactive_and_restore_has_no_schedule() -> None:
+    with get_client(sync_client=True) as client:
+        drill = client.read_deployment_by_name("verify-snapshots/weekly-drill")
+        restore = client.read_deployment_by_name("restore-server/restore")
+        scheduled = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["weekly-drill"]))
+        )
+    assert [(s.active, getattr(s.schedule, "timezone", None)) for s in drill.schedules] == [
+        (False, "Europe/Berlin")
+    ]
+    assert scheduled == []  # nobody is billed by surprise
+    assert restore.schedules == []

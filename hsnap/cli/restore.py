@@ -1,0 +1,194 @@
+"""Restore commands: snapshots (list), restore (new server or in place), drill."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from hsnap.cli.common import (
+    AsJson,
+    LabelSelector,
+    ServerNames,
+    TokenSecret,
+    Verbose,
+    app,
+    err,
+    fail,
+    out,
+    quiet_prefect_console,
+)
+from hsnap.console import rows_table
+from hsnap.errors import ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET
+
+ServerArg = Annotated[str, typer.Argument(help="Server name.")]
+PANEL = "Restore"
+#: error codes that mean bad input or credentials: exit 2
+_INPUT_CODES = frozenset({"config", "unauthorized", "token_readonly", "forbidden", "invalid_input"})
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Exit 2 for bad input or credentials (incl. a parameter the flow rejects), else 1."""
+    code = getattr(exc, "code", "config")
+    fail(exc, code=2 if code in _INPUT_CODES or not isinstance(exc, HsnapError) else 1)
+
+
+def _bad_parameters() -> tuple[type[Exception], ...]:
+    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    return (ParameterTypeError, ValidationError)
+
+
+@app.command(rich_help_panel=PANEL)
+def snapshots(
+    server: ServerArg,
+    timezone: Annotated[str, typer.Option(help="Calendar retention counts in.")] = "UTC",
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    as_json: AsJson = False,
+) -> None:
+    """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
+    from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
+    from hsnap.policy import check_timezone  # noqa: PLC0415
+    from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
+    from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
+    from hsnap.settings import load_settings  # noqa: PLC0415
+
+    try:
+        check_timezone(timezone)
+        cloud = Cloud(load_settings(token_secret))
+        found, rows = list_snapshots(
+            cloud, server, RetentionPolicy(), timezone=timezone, now=datetime.now(UTC)
+        )
+    except HsnapError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
+        return
+    cells = [
+        {k: "" if v is None else str(v) for k, v in r.to_dict().items()} | {"id": str(r.image_id)}
+        for r in rows
+    ]
+    columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
+    title = f"{found.name} (id {found.id}): {len(rows)} snapshot(s)"
+    out.print(rows_table(cells, title=title, columns=columns))
+
+
+@app.command(rich_help_panel=PANEL)
+def restore(
+    server: ServerArg,
+    new_name: Annotated[
+        str | None, typer.Option("--as", help="Restore into a new server of this name.")
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Rebuild SERVER itself (destroys its disk).")
+    ] = False,
+    image: Annotated[
+        int | None, typer.Option("--image", help="Image id (default: the newest snapshot).")
+    ] = None,
+    server_type: Annotated[str | None, typer.Option(help="With --as: server type.")] = None,
+    location: Annotated[str | None, typer.Option(help="With --as: location.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Really rebuild in place.")] = False,
+    no_safety_snapshot: Annotated[
+        bool, typer.Option("--no-safety-snapshot", help="In place: skip the safety snapshot.")
+    ] = False,
+    boot_wait_minutes: Annotated[float, typer.Option(help="Minutes to wait for it to run.")] = 30,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """Restore a server from its newest snapshot: --as NEW_NAME, or --in-place --yes."""
+    parameters: dict[str, Any] = {
+        "server": server,
+        "new_name": new_name,
+        "in_place": in_place,
+        "image_id": image,
+        "server_type": server_type,
+        "location": location,
+        "confirm": yes,
+        "safety_snapshot": not no_safety_snapshot,
+        "boot_wait_minutes": boot_wait_minutes,
+        "token_secret": token_secret,
+    }
+    try:
+        if in_place and not yes:
+            _refuse_unconfirmed(parameters)
+        from flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
+
+        with quiet_prefect_console(verbose):
+            result = run_locally(**parameters)
+    except HsnapError as exc:
+        _fail(exc)
+    except _bad_parameters() as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        out.print(summary(result), highlight=False)
+
+
+def _refuse_unconfirmed(parameters: dict[str, Any]) -> NoReturn:
+    """Check the in-place request (reads only), say what it would destroy, exit 2."""
+    from hsnap.cloud.client import Cloud  # noqa: PLC0415
+    from hsnap.restore.restore import RestoreRequest, plan_restore  # noqa: PLC0415
+    from hsnap.settings import load_settings  # noqa: PLC0415
+
+    request = RestoreRequest(
+        server=parameters["server"],
+        in_place=True,
+        image_id=parameters["image_id"],
+        server_type=parameters["server_type"],
+        location=parameters["location"],
+        safety_snapshot=parameters["safety_snapshot"],
+    )
+    plan = plan_restore(Cloud(load_settings(parameters["token_secret"])), request)
+    raise ConfigError(f"nothing changed: {plan.destroys()}. Add --yes to do it")
+
+
+@app.command(rich_help_panel=PANEL)
+def drill(
+    label_selector: LabelSelector = None,
+    server: ServerNames = None,
+    max_servers: Annotated[int, typer.Option(min=1, help="At most N drills this run.")] = 5,
+    max_concurrency: Annotated[int, typer.Option(min=1, help="Throwaway servers at once.")] = 2,
+    boot_wait_minutes: Annotated[float, typer.Option(help="Minutes a server may take.")] = 10,
+    public_ipv4: Annotated[
+        bool, typer.Option("--public-ipv4", help="Give throwaway servers a public IPv4.")
+    ] = False,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """Prove snapshots boot: restore each into a throwaway server, time it, delete it."""
+    from flows.verify_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.restore import report  # noqa: PLC0415
+
+    try:
+        with quiet_prefect_console(verbose):
+            outcomes = run_locally(
+                label_selector=label_selector,
+                servers=server,
+                max_servers=max_servers,
+                max_concurrency=max_concurrency,
+                boot_wait_minutes=boot_wait_minutes,
+                public_ipv4=public_ipv4,
+                token_secret=token_secret,
+            )
+    except HsnapError as exc:
+        _fail(exc)
+    except _bad_parameters() as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
+    else:
+        now = datetime.now(UTC)
+        title = f"drill: {report.verdict(outcomes)}"
+        out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
+    failed = report.failed(outcomes)
+    for o in failed:  # whole, unwrapped: the table folds long messages
+        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
+    credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
+    raise typer.Exit(2 if credentials else 1 if failed else 0)

@@ -1,0 +1,62 @@
+"""``hsnap snapshots SERVER``: a server's snapshots, who made them, why retention keeps them,
+and when a drill last proved them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from hsnap.cloud.client import Cloud
+from hsnap.errors import ConfigError
+from hsnap.models import ServerDetails
+from hsnap.policy import MANAGED_BY, MANAGED_BY_VALUE
+from hsnap.restore.policy import made_from, verified_on
+from hsnap.retention.policy import RetentionPolicy
+from hsnap.retention.prune import plan_prune
+
+NOT_OURS = "not hsnap's: never pruned"
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """One snapshot of a server, as ``hsnap snapshots`` lists it."""
+
+    image_id: int
+    created: str
+    size_gb: float | None
+    status: str
+    maker: str
+    description: str
+    retention: str
+    last_proven: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_snapshots(
+    cloud: Cloud, name: str, policy: RetentionPolicy, *, timezone: str, now: datetime
+) -> tuple[ServerDetails, list[SnapshotRow]]:
+    """The server and its snapshots, newest first; ConfigError if there is no such server."""
+    server = cloud.find_server_details(name)
+    if server is None:
+        raise ConfigError(f"no server named {name!r} in this project")
+    images = [i for i in cloud.find_images() if made_from(i, server.id)]
+    plan = plan_prune(cloud, policy, now=now, timezone=timezone, only_servers=[server.id])
+    reasons = {r.image_id: r.reason for r in plan}
+    rows = [
+        SnapshotRow(
+            image_id=i.id,
+            created=i.created.isoformat() if i.created else "",
+            size_gb=i.image_size,
+            status=i.status,
+            maker="hsnap" if i.labels.get(MANAGED_BY) == MANAGED_BY_VALUE else "other",
+            description=i.description,
+            retention=reasons.get(i.id, NOT_OURS),
+            last_proven=str(verified_on(i.labels) or "never"),
+        )
+        for i in images
+    ]
+    rows.sort(key=lambda r: (r.created, r.image_id), reverse=True)
+    return server, rows
