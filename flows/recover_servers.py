@@ -8,7 +8,8 @@ from typing import Any
 from prefect import State, flow, get_run_logger
 from prefect.states import Completed, Failed
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
+from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot.power import Recovery
 from tasks.recover import recover_servers as recover_task
@@ -23,12 +24,15 @@ def recover_servers(token_secret: str = DEFAULT_TOKEN_SECRET) -> State[Any]:
     Args:
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
     """
-    load_settings(token_secret)
-    results = recover_task(token_secret)
-    results += [
-        Recovery(c.server, c.server_id, c.run_id, c.result, _left_behind(c.detail))
-        for c in clean_drill_leftovers(token_secret)
-    ]
+    try:
+        load_settings(token_secret)
+        results = recover_task(token_secret)
+        results += [
+            Recovery(c.server, c.server_id, c.run_id, c.result, _left_behind(c.detail))
+            for c in clean_drill_leftovers(token_secret)
+        ]
+    except HsnapError as exc:
+        return refuse(exc)
     data = [asdict(r) for r in results]
     failed = [r.server for r in results if r.result == "failed"]
     if failed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from prefect import State, flow, get_run_logger
@@ -18,23 +18,15 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
 from flows.prune_snapshots import publish_prune_plan
-from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
+from hsnap.errors import HsnapError
+from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
 from hsnap.observe.cost import ProjectCost
 from hsnap.observe.events import emit_outcome
-from hsnap.policy import (
-    CONSISTENT_LABEL,
-    DEFAULT_TEMPLATE,
-    check_extra_labels,
-    check_selector,
-    check_template,
-    check_timezone,
-    describe,
-    ownership_labels,
-)
+from hsnap.policy import CONSISTENT_LABEL, DEFAULT_TEMPLATE, describe, ownership_labels
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
@@ -53,26 +45,28 @@ def snapshot_servers(
     exclude: list[str] | None = None,
     description_template: str = DEFAULT_TEMPLATE,
     labels: dict[str, str] | None = None,
-    lock_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0,
-    snapshot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 120.0,
-    max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20,
+    lock_wait_minutes: Minutes = 30.0,
+    snapshot_wait_minutes: Minutes = 120.0,
+    max_concurrency: Concurrency = 20,
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     retention: RetentionPolicy | None = None,
     timezone: str = "UTC",
     consistent: bool = False,
     force_poweroff: bool = False,
-    shutdown_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
-    poweron_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0,
+    shutdown_wait_minutes: Minutes = 10.0,
+    poweron_wait_minutes: Minutes = 60.0,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
     Args:
-        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``).
+        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``);
+            a selection that matches no server fails the run.
         servers: only these server names (a name that does not exist is reported as failed).
         exclude: never these server names.
-        description_template: snapshot description; placeholders {server}, {server_id},
-            {timestamp}, {date}, {time}, {run}.
+        description_template: snapshot description; plain placeholders {server}, {server_id},
+            {timestamp}, {date}, {time}, {run} (no conversion or format spec), at most 255
+            characters.
         labels: extra labels for every snapshot (hsnap adds its ownership labels).
         lock_wait_minutes: how long to wait for a locked server before failing it.
         snapshot_wait_minutes: how long to wait for a snapshot to become available.
@@ -90,23 +84,25 @@ def snapshot_servers(
         poweron_wait_minutes: how long to keep trying to power a server on again.
     """
     log = get_run_logger()
-    check_selector(label_selector)
-    check_template(description_template)
-    check_extra_labels(labels or {})
-    check_timezone(timezone)
-    settings = load_settings(token_secret)
+    try:  # bad input or credentials: the run ends Failed with the message, no traceback
+        check_snapshot_parameters(
+            {
+                "label_selector": label_selector,
+                "description_template": description_template,
+                "labels": labels,
+                "timezone": timezone,
+            }
+        )
+        settings = load_settings(token_secret)
+        scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
+        chosen, missing = _select(label_selector, servers, exclude, token_secret, scaled)
+    except HsnapError as exc:
+        return refuse(exc)
     run_id = str(flow_run.id or uuid.uuid4())
-
-    scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
-    chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
-        label_selector, servers or [], exclude or [], token_secret
-    )
     if not dry_run:
         # power back what an interrupted run left off, before any server is snapshotted (and
         # before consistent mode reads whether it was running)
         recover_servers(token_secret)
-    if not chosen and not missing:
-        log.warning("no server matched the selection: nothing to snapshot")
     not_found = [_not_found(name, label_selector) for name in missing]
     now = datetime.now(UTC)
     plans = [
@@ -219,6 +215,32 @@ def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
     )
 
 
+def _select(
+    label_selector: str | None,
+    servers: list[str] | None,
+    exclude: list[str] | None,
+    token_secret: str,
+    retry_delays: list[float],
+) -> tuple[list[ServerRef], list[str]]:
+    """The servers to snapshot and the requested names not found; no match at all is an error."""
+    chosen, missing = select_servers.with_options(retry_delay_seconds=retry_delays)(
+        label_selector, servers or [], exclude or [], token_secret
+    )
+    if not chosen and not missing:
+        if label_selector or servers or exclude:
+            raise HsnapError(no_match(label_selector, servers), code="no_match")
+        get_run_logger().warning("the project has no server: nothing to snapshot")
+    return chosen, missing
+
+
+def no_match(label_selector: str | None, servers: list[str] | None) -> str:
+    """What to say when the selection matched no server (a typo must not pass as success)."""
+    asked = [f"label selector {label_selector!r}"] if label_selector else []
+    asked += [f"server name(s) {', '.join(servers)}"] if servers else []
+    what = " and ".join(asked) or "the selection (after exclusions)"
+    return f"no server matches {what}: nothing was snapshotted; check the spelling"
+
+
 def _not_found(name: str, label_selector: str | None) -> SnapshotOutcome:
     where = f" matching label selector {label_selector!r}" if label_selector else ""
     return SnapshotOutcome(
@@ -238,7 +260,7 @@ def _by_name(outcome: SnapshotOutcome) -> str:
 def _publish(result: RunReport, cost: ProjectCost | str) -> State[Any]:
     """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
     create_table_artifact(
-        table=reporting.rows(result),
+        table=reporting.artifact_rows(result),
         key="snapshot-report",
         description=reporting.verdict(result),
     )

@@ -304,6 +304,8 @@ def translate(exc: hcloud.APIException, what: str) -> HsnapError:
     if code == "not_found":
         return GoneError(f"{what}: not found (deleted?)", code="not_found")
     advice = _ADVICE.get(code)
+    if code in ("unauthorized", "token_readonly"):  # the API's wording would say it all again
+        return PermanentError(f"{what}: {advice} ({code})", code=code)
     text = f"{what}: {advice} ({message})" if advice else f"{what}: {message} ({code})"
     return PermanentError(text, code=code)
 
