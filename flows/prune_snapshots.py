@@ -8,7 +8,8 @@ from prefect import State, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
+from hsnap.errors import HsnapError
 from hsnap.models import PruneRow
 from hsnap.policy import check_timezone
 from hsnap.retention.policy import RetentionPolicy
@@ -35,9 +36,14 @@ def prune_snapshots(
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
         project: a HetznerProject block (token and endpoint) instead of the two above.
     """
-    check_timezone(timezone)
-    load_settings(token_secret, project)  # fail fast on a missing token or an unsafe endpoint
-    rows = prune(retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret, project)
+    try:  # bad timezone, missing token, unsafe endpoint, a token that may not delete
+        check_timezone(timezone)
+        load_settings(token_secret, project)
+        rows = prune(
+            retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret, project
+        )
+    except HsnapError as exc:
+        return refuse(exc)
     return publish_prune_plan(rows)
 
 

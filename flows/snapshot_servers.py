@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from prefect import State, flow, get_run_logger
@@ -19,20 +19,18 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
 from flows.prune_snapshots import publish_prune_plan
-from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
+from hsnap.errors import HsnapError
+from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
+from hsnap.observe.cost import ProjectCost
+from hsnap.observe.events import emit_outcome
 from hsnap.policy import (
     CONSISTENT_LABEL,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TEMPLATE,
-    MAX_CONCURRENCY,
-    check_extra_labels,
-    check_selector,
-    check_template,
-    check_timezone,
     describe,
     ownership_labels,
 )
@@ -41,6 +39,7 @@ from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
+from tasks.audit import snapshot_cost
 from tasks.prune import prune
 from tasks.recover import recover_servers
 from tasks.select_servers import select_servers
@@ -54,27 +53,29 @@ def snapshot_servers(
     exclude: list[str] | None = None,
     description_template: str = DEFAULT_TEMPLATE,
     labels: dict[str, str] | None = None,
-    lock_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0,
-    snapshot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 120.0,
-    max_concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = DEFAULT_MAX_CONCURRENCY,
+    lock_wait_minutes: Minutes = 30.0,
+    snapshot_wait_minutes: Minutes = 120.0,
+    max_concurrency: Concurrency = DEFAULT_MAX_CONCURRENCY,
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     retention: RetentionPolicy | None = None,
     timezone: str = "UTC",
     consistent: bool = False,
     force_poweroff: bool = False,
-    shutdown_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
-    poweron_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0,
+    shutdown_wait_minutes: Minutes = 10.0,
+    poweron_wait_minutes: Minutes = 60.0,
     project: str | None = None,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
     Args:
-        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``).
+        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``);
+            a selection that matches no server fails the run.
         servers: only these server names (a name that does not exist is reported as failed).
         exclude: never these server names.
-        description_template: snapshot description; placeholders {server}, {server_id},
-            {timestamp}, {date}, {time}, {run}.
+        description_template: snapshot description; plain placeholders {server}, {server_id},
+            {timestamp}, {date}, {time}, {run} (no conversion or format spec), at most 255
+            characters.
         labels: extra labels for every snapshot (hsnap adds its ownership labels).
         lock_wait_minutes: how long to wait for a locked server before failing it.
         snapshot_wait_minutes: how long to wait for a snapshot to become available.
@@ -95,29 +96,34 @@ def snapshot_servers(
             project at a time: a second one waits for the first.
     """
     log = get_run_logger()
-    check_selector(label_selector)
-    check_template(description_template)
-    check_extra_labels(labels or {})
-    check_timezone(timezone)
-    settings = load_settings(token_secret, project)
-    if label_selector is None and settings.label_selector:
-        label_selector = settings.label_selector  # the project's default selector
-        check_selector(label_selector)
-    # one snapshot run per project at a time; a dry run changes nothing and need not wait
-    slot = nullcontext() if dry_run else project_slot(settings.project)
-    with slot:
-        run_id = str(flow_run.id or uuid.uuid4())
-
-        scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
-        chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
-            label_selector, servers or [], exclude or [], token_secret, project
+    try:  # bad input or credentials: the run ends Failed with the message, no traceback
+        check_snapshot_parameters(
+            {
+                "label_selector": label_selector,
+                "description_template": description_template,
+                "labels": labels,
+                "timezone": timezone,
+            }
         )
+        settings = load_settings(token_secret, project)
+        if label_selector is None and settings.label_selector:
+            label_selector = settings.label_selector  # the project's default selector
+            check_snapshot_parameters({"label_selector": label_selector})
+    except HsnapError as exc:
+        return refuse(exc)
+    source = (token_secret, project)
+    # one snapshot run per project at a time; a dry run changes nothing and need not wait
+    with nullcontext() if dry_run else project_slot(settings.project):
+        scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
+        try:
+            chosen, missing = _select(label_selector, servers, exclude, source, scaled)
+        except HsnapError as exc:
+            return refuse(exc)
+        run_id = str(flow_run.id or uuid.uuid4())
         if not dry_run:
-            # power back what an interrupted run left off, before any server is snapshotted (and
-            # before consistent mode reads whether it was running)
-            recover_servers(token_secret, project)
-        if not chosen and not missing:
-            log.warning("no server matched the selection: nothing to snapshot")
+            # power back what an interrupted run left off, before any server is snapshotted
+            # (and before consistent mode reads whether it was running)
+            recover_servers(*source)
         not_found = [_not_found(name, label_selector) for name in missing]
         now = datetime.now(UTC)
         plans = [
@@ -140,15 +146,14 @@ def snapshot_servers(
             outcomes = [_planned(p) for p in plans]
         else:
             task = snapshot_server.with_options(retry_delay_seconds=scaled)
-            outcomes = _snapshot_all(task, plans, (token_secret, project), max_concurrency)
+            outcomes = _snapshot_all(task, plans, source, max_concurrency, settings.project)
         pruned: list[PruneRow] = []
         prune_error: str | None = None
         if retention is not None:
-            pruned, prune_error = _prune_succeeded(
-                retention, timezone, outcomes, dry_run, (token_secret, project)
-            )
+            pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, source)
         rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
-        return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error))
+        cost = snapshot_cost(*source)
+        return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
 
 
 def _prune_succeeded(
@@ -156,7 +161,7 @@ def _prune_succeeded(
     timezone: str,
     outcomes: list[SnapshotOutcome],
     dry_run: bool,
-    source: tuple[str | None, str | None],
+    source: tuple[str, str | None],
 ) -> tuple[list[PruneRow], str | None]:
     """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run.
 
@@ -178,10 +183,14 @@ def _prune_succeeded(
 def _snapshot_all(
     task: Any,
     plans: list[SnapshotPlan],
-    source: tuple[str | None, str | None],
+    source: tuple[str, str | None],
     max_concurrency: int,
+    project: str,
 ) -> list[SnapshotOutcome]:
-    """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them."""
+    """Run the task for every plan, at most ``max_concurrency`` at once; wait for all of them.
+
+    Each server's outcome becomes a Prefect event (``hsnap.snapshot.*``) as soon as it is known.
+    """
     if not plans:
         return []
     progress_id: UUID = create_progress_artifact(  # type: ignore[assignment]
@@ -197,6 +206,7 @@ def _snapshot_all(
         for future in as_completed(list(futures)):
             value = future.result(raise_on_failure=False)
             outcomes.append(_outcome(futures[future], value))
+            emit_outcome(outcomes[-1], project=project, flow_run_id=futures[future].run_id)
             update_progress_artifact(progress_id, 100.0 * len(outcomes) / len(plans))
     return outcomes
 
@@ -227,6 +237,32 @@ def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
     )
 
 
+def _select(
+    label_selector: str | None,
+    servers: list[str] | None,
+    exclude: list[str] | None,
+    source: tuple[str, str | None],
+    retry_delays: list[float],
+) -> tuple[list[ServerRef], list[str]]:
+    """The servers to snapshot and the requested names not found; no match at all is an error."""
+    chosen, missing = select_servers.with_options(retry_delay_seconds=retry_delays)(
+        label_selector, servers or [], exclude or [], *source
+    )
+    if not chosen and not missing:
+        if label_selector or servers or exclude:
+            raise HsnapError(no_match(label_selector, servers), code="no_match")
+        get_run_logger().warning("the project has no server: nothing to snapshot")
+    return chosen, missing
+
+
+def no_match(label_selector: str | None, servers: list[str] | None) -> str:
+    """What to say when the selection matched no server (a typo must not pass as success)."""
+    asked = [f"label selector {label_selector!r}"] if label_selector else []
+    asked += [f"server name(s) {', '.join(servers)}"] if servers else []
+    what = " and ".join(asked) or "the selection (after exclusions)"
+    return f"no server matches {what}: nothing was snapshotted; check the spelling"
+
+
 def _not_found(name: str, label_selector: str | None) -> SnapshotOutcome:
     where = f" matching label selector {label_selector!r}" if label_selector else ""
     return SnapshotOutcome(
@@ -243,14 +279,15 @@ def _by_name(outcome: SnapshotOutcome) -> str:
     return outcome.server
 
 
-def _publish(result: RunReport) -> State[Any]:
+def _publish(result: RunReport, cost: ProjectCost | str) -> State[Any]:
     """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
     create_table_artifact(
-        table=reporting.rows(result),
+        table=reporting.artifact_rows(result),
         key="snapshot-report",
         description=reporting.verdict(result),
     )
-    create_markdown_artifact(markdown=reporting.markdown(result), key="snapshot-summary")
+    cost_line = cost if isinstance(cost, str) else cost.describe()
+    create_markdown_artifact(markdown=reporting.markdown(result, cost_line), key="snapshot-summary")
     message = reporting.verdict(result)
     if result.pruned:
         publish_prune_plan(list(result.pruned))

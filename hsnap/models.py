@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 OutcomeStatus = Literal["succeeded", "failed", "planned", "left-off"]
@@ -46,6 +47,15 @@ class ImageRef:
     created_from_id: int | None = None  # id of that server (it may be deleted since)
     architecture: str = "x86"
     disk_size: float | None = None  # GB: the disk of the server it was made from
+
+
+@dataclass(frozen=True)
+class ImagePrice:
+    """What a GB of snapshot costs per month (``GET /pricing``, ``image.price_per_gb_month``)."""
+
+    currency: str
+    net: Decimal
+    gross: Decimal
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from hsnap.cloud.client import Cloud
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings
-from tasks.retry import retry_if_transient
+from tasks.retry import READ_ONLY_TASK
 
 
-@task(
-    name="select-servers",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[10.0, 30.0],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="select-servers", **READ_ONLY_TASK)
 def select_servers(
     label_selector: str | None,
     names: list[str],

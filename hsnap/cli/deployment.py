@@ -37,8 +37,10 @@ def setup(
     """Work pool, token Secret block and deployments on your Prefect server; safe to run again.
 
     The token comes from HCLOUD_TOKEN, standard input (--token-stdin) or a hidden prompt; it is
-    never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, a Prefect
-    automation POSTs to that URL whenever a snapshot run fails or crashes.
+    never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, Prefect
+    automations POST to that URL when a snapshot run fails or crashes, when the nightly
+    deployment has no Completed run for HSNAP_MISSED_RUN_HOURS (26), and when a server has no
+    new snapshot for HSNAP_RPO_HOURS (26).
     """
     from hsnap.deployment import setup as deploy  # noqa: PLC0415 -- imports Prefect: slow
 
@@ -47,8 +49,11 @@ def setup(
         token = read_token(token_stdin)
         if check:
             _check_token(token)
+        webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
+        from hsnap.deployment.alerts import ensure_alerts, windows_from_env  # noqa: PLC0415
         from hsnap.deployment.crashes import ensure_crash_detection  # noqa: PLC0415
 
+        windows = windows_from_env()  # a bad window fails before anything is changed
         steps = [
             deploy.ensure_work_pool(),
             deploy.ensure_token_secret(token, token_secret),
@@ -56,11 +61,11 @@ def setup(
             deploy.deploy(project_dir.resolve()),
             ensure_crash_detection(),
         ]
-        webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
         if webhook:
             from hsnap.deployment.notify import ensure_failure_webhook  # noqa: PLC0415
 
             steps.append(ensure_failure_webhook(webhook))
+            steps.extend(ensure_alerts(webhook, windows))
     except HsnapError as exc:
         fail(exc)
     out.print(f"Prefect API: {api}")

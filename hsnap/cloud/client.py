@@ -26,6 +26,7 @@ from hsnap.cloud.watcher import ActionWatcher, watcher_for
 from hsnap.errors import GoneError, HsnapError, LockedError, PermanentError, TransientError
 from hsnap.models import (
     ActionRef,
+    ImagePrice,
     ImageRef,
     PriceList,
     ServerDetails,
@@ -257,10 +258,18 @@ class Cloud:
         found = self._call("listing server types", self._client.server_types.get_all)
         return [convert.server_type(t) for t in found]
 
-    def pricing(self) -> PriceList:
-        """GET /pricing (the SDK has no verb for it): hourly net prices per type and location."""
+    def _pricing(self) -> dict[str, Any]:
+        """GET /pricing (the SDK has no verb for it)."""
         data = self._call("reading prices", lambda: self._client.request("GET", "/pricing"))
-        return convert.price_list(data["pricing"])
+        return dict(data["pricing"])
+
+    def pricing(self) -> PriceList:
+        """Hourly net server prices per type and location."""
+        return convert.price_list(self._pricing())
+
+    def image_price(self) -> ImagePrice:
+        """The price of a GB of snapshot per month (never hard-coded)."""
+        return convert.image_price(self._pricing())
 
     def set_image_labels(self, image_id: int, labels: dict[str, str]) -> ImageRef:
         """Replace an image's labels (PUT); the caller merges with what it read."""
@@ -323,6 +332,8 @@ def translate(exc: hcloud.APIException, what: str) -> HsnapError:
     if code == "not_found":
         return GoneError(f"{what}: not found (deleted?)", code="not_found")
     advice = _ADVICE.get(code)
+    if code in ("unauthorized", "token_readonly"):  # the API's wording would say it all again
+        return PermanentError(f"{what}: {advice} ({code})", code=code)
     text = f"{what}: {advice} ({message})" if advice else f"{what}: {message} ({code})"
     return PermanentError(text, code=code)
 

@@ -7,6 +7,7 @@ arguments are built from SDK domain classes it hands in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from hcloud.images import Image
@@ -14,7 +15,7 @@ from hcloud.locations import Location
 from hcloud.server_types import ServerType
 from hcloud.servers import ServerCreatePublicNetwork
 
-from hsnap.models import PriceList, ServerDetails, ServerTypeInfo
+from hsnap.models import ImagePrice, PriceList, ServerDetails, ServerTypeInfo
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,13 @@ def price_list(pricing: dict[str, Any]) -> PriceList:
         for price in kind.get("prices") or ()
     }
     return PriceList(currency=str(pricing.get("currency") or "EUR"), hourly=hourly)
+
+
+def image_price(pricing: dict[str, Any]) -> ImagePrice:
+    """``pricing.image.price_per_gb_month``: what a GB of snapshot costs a month."""
+    per_gb = pricing["image"]["price_per_gb_month"]
+    return ImagePrice(
+        currency=str(pricing["currency"]),
+        net=Decimal(per_gb["net"]),
+        gross=Decimal(per_gb["gross"]),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hsnap.deployment.notify import upsert_automation
+from hsnap.deployment.notify import ensure_automation
 from hsnap.deployment.setup import SetupStep
 
 AUTOMATION_NAME = "hsnap: crash runs whose worker died"
@@ -67,4 +67,4 @@ def ensure_crash_detection() -> SetupStep:
             )
         ],
     )
-    return upsert_automation("crash watch", automation)
+    return ensure_automation(automation, "crash watch")

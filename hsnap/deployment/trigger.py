@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hsnap.errors import ConfigError
+from hsnap.snapshot.report import COLUMNS
 
 DEFAULT_DEPLOYMENT = "snapshot-servers/on-demand"
 REPORT_KEY = "snapshot-report"
@@ -115,4 +116,7 @@ def report_rows(flow_run_id: str, key: str = REPORT_KEY) -> list[dict[str, str]]
         return []
     data = artifacts[-1].data
     table = json.loads(data) if isinstance(data, str) else data
-    return [dict(row) for row in table] if isinstance(table, list) else []
+    if not isinstance(table, list):
+        return []
+    # the artifact leaves out columns empty in every row: give every row every column again
+    return [{**dict.fromkeys(COLUMNS, ""), **row} for row in table]

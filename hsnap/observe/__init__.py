@@ -1,2 +1,2 @@
-"""What hsnap tells the world: Prefect events for every outcome (``events``), and later the
-freshness audit and what snapshots cost."""
+"""What hsnap tells the world: Prefect events for every outcome (``events``), the freshness audit
+(``audit``, ``audit_report``) and what snapshots cost (``cost``)."""

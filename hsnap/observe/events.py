@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from hsnap.models import PruneRow, SnapshotOutcome
+
 log = logging.getLogger(__name__)
 
 EventName = Literal[
@@ -66,3 +68,60 @@ def emit_server_event(
         )
     except Exception:  # noqa: BLE001 -- an event is a report, never a reason to fail a snapshot
         log.warning("could not emit %s for server %s (id %s)", event, server_name, server_id)
+
+
+def outcome_events(outcome: SnapshotOutcome) -> list[EventName]:
+    """The events one server's outcome stands for (none for a dry run or an unknown server).
+
+    A server left powered off whose snapshot became available gets both: the snapshot is a
+    recovery point (the stale-server alert must not fire) and the server needs a person.
+    """
+    events: list[EventName] = []
+    if outcome.server_id is None or outcome.status == "planned":
+        return events
+    # a left-off outcome carries a size only when its snapshot became available
+    available = outcome.status == "left-off" and outcome.image_size_gb is not None
+    if outcome.status == "succeeded" or available:
+        events.append("hsnap.snapshot.succeeded")
+    if outcome.status == "failed":
+        events.append("hsnap.snapshot.failed")
+    if outcome.status == "left-off":
+        events.append("hsnap.server.left-off")
+    return events
+
+
+def emit_outcome(outcome: SnapshotOutcome, *, project: str, flow_run_id: str | None) -> None:
+    """Emit what happened to one server in a snapshot run."""
+    if outcome.server_id is None:
+        return  # no server resource to speak of: the run's report names it
+    for event in outcome_events(outcome):
+        emit_server_event(
+            event,
+            server_id=outcome.server_id,
+            server_name=outcome.server,
+            project=project,
+            image_id=outcome.image_id,
+            flow_run_id=flow_run_id,
+            payload={
+                "size_gb": outcome.image_size_gb,
+                "lock_wait_s": outcome.lock_wait_s,
+                "error_code": outcome.error_code,
+                "error": outcome.error,
+                "attempts": outcome.attempts,
+            },
+        )
+
+
+def emit_pruned(row: PruneRow, *, project: str, flow_run_id: str | None) -> None:
+    """Emit the deletion of one of hsnap's snapshots by retention (only for a real delete)."""
+    if row.result != "deleted" or row.server_id is None:
+        return
+    emit_server_event(
+        "hsnap.snapshot.pruned",
+        server_id=row.server_id,
+        server_name=row.server,
+        project=project,
+        image_id=row.image_id,
+        flow_run_id=flow_run_id,
+        payload={"size_gb": row.size_gb, "reason": row.reason, "created": row.created},
+    )

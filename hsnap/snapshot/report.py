@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hsnap.errors import CREDENTIAL_CODES
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 
 COLUMNS = (
@@ -47,6 +48,24 @@ def rows(report: RunReport) -> list[dict[str, str]]:
     return [row(o) for o in report.outcomes]
 
 
+def shown_columns(
+    table: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS
+) -> tuple[str, ...]:
+    """The columns worth showing: the first always, the others unless empty in every row.
+
+    The CLI's tables and the ``snapshot-report`` artifact both use it, so e.g. the consistent-mode
+    columns of a plain run do not push ``error`` out of view.
+    """
+    return tuple(c for i, c in enumerate(columns) if i == 0 or any(r.get(c) for r in table))
+
+
+def artifact_rows(report: RunReport) -> list[dict[str, str]]:
+    """The report's rows with only the columns worth showing (the ``snapshot-report`` table)."""
+    table = rows(report)
+    shown = shown_columns(table)
+    return [{c: r[c] for c in shown} for r in table]
+
+
 def verdict(report: RunReport) -> str:
     total = len(report.outcomes)
     if total == 0:
@@ -59,8 +78,8 @@ def verdict(report: RunReport) -> str:
     return f"{len(report.failed)} of {total} server(s) failed: {names}"
 
 
-def markdown(report: RunReport) -> str:
-    """The run's summary for a Prefect markdown artifact."""
+def markdown(report: RunReport, cost: str | None = None) -> str:
+    """The run's summary for a Prefect markdown artifact; ``cost``: what snapshots cost a month."""
     lines = [f"# hsnap: {verdict(report)}", ""]
     waited = [o for o in report.outcomes if o.lock_holders]
     if waited:
@@ -79,16 +98,13 @@ def markdown(report: RunReport) -> str:
         lines += ["## Failed", ""]
         lines += [f"- **{o.server}** (`{o.error_code}`): {o.error}" for o in report.failed]
         lines.append("")
-    ok = report.succeeded
-    if ok:
-        size = sum(o.image_size_gb or 0.0 for o in ok)
-        lines += [f"{len(ok)} snapshot(s) available, {size:.2f} GB in all.", ""]
+    made = [o for o in report.outcomes if o.image_size_gb is not None]
+    size = sum(o.image_size_gb or 0.0 for o in made)
+    lines += [f"This run created {len(made)} snapshot(s), {size:.2f} GB in all.", ""]
+    if cost:
+        lines += [f"{cost}.", ""]
     lines.append(f"Flow run `{report.flow_run_id}`.")
     return "\n".join(lines)
-
-
-#: error codes that mean the credentials, not the servers, are the problem
-CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
 
 
 def exit_code(report: RunReport) -> int:

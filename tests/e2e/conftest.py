@@ -64,11 +64,14 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         received: list[dict[str, Any]] = []
+        received_at: list[float] = []  # time.time() of each body, in the same order
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                received_at.append(time.time())  # first, so a body always has its time
+                received.append(body)
                 self.send_response(204)
                 self.end_headers()
 
@@ -76,6 +79,7 @@ class WebhookReceiver:
                 del args
 
         self.received = received
+        self.received_at = received_at
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
@@ -131,9 +135,15 @@ def base_env(home: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Prefect server + simulator + ``hsnap setup`` + a worker serving the hsnap pool."""
+    with running_stack(tmp_path_factory.mktemp("prefect-home")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The stack of ``stack``; ``setup_env`` adds to the environment of setup and the worker."""
     from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: PLC0415
 
-    home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = base_env(home)
@@ -147,6 +157,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_until(lambda: healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
         env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
         env["HSNAP_NOTIFY_WEBHOOK"] = webhook.url
+        env.update(setup_env or {})
         stack = Stack(api_url, env, sim, home, webhook)
         setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
         assert setup.returncode == 0, setup.stdout + setup.stderr

@@ -63,8 +63,8 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    # work pool, token, projects, deployments, crash watch, failure notification
-    assert len(lines) == 6
+    # work pool, token, projects, deployments, crash watch, failed run, missed run, stale server
+    assert len(lines) == 8
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
@@ -141,6 +141,7 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
         60,
     )
     assert notice[0]["state"] == "Failed"
+    assert notice[0]["text"].startswith("hsnap: snapshot-servers run ")  # names the flow
     assert "web-2" in notice[0]["text"]
 
 

@@ -1,0 +1,60 @@
+"""The audit command: has every server a snapshot younger than the RPO, and what does it cost?"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from hsnap.cli.common import (
+    AsJson,
+    Project,
+    TokenSecret,
+    Verbose,
+    app,
+    fail,
+    out,
+    quiet_prefect_console,
+)
+from hsnap.console import rows_table
+from hsnap.errors import ConfigError, HsnapError
+from hsnap.observe.audit import DEFAULT_RPO_HOURS
+from hsnap.observe.audit_report import COLUMNS
+from hsnap.settings import DEFAULT_TOKEN_SECRET
+
+
+@app.command(rich_help_panel="Snapshots")
+def audit(
+    rpo_hours: Annotated[
+        float, typer.Option(help="Recovery point objective: the oldest a newest snapshot may be.")
+    ] = DEFAULT_RPO_HOURS,
+    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
+) -> None:
+    """Each server's newest snapshot, its age against the RPO, and what snapshots cost a month.
+
+    Exit 0 when every server meets the RPO, 1 naming those that do not, 2 on bad input or
+    credentials. A read-only token is enough.
+    """
+    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+
+    try:
+        if not 0 < rpo_hours <= 24 * 366:
+            raise ConfigError(f"--rpo-hours {rpo_hours:g}: use a number of hours above 0")
+        from flows.audit_snapshots import run_locally  # noqa: PLC0415
+
+        with quiet_prefect_console(verbose):
+            data = run_locally(rpo_hours=rpo_hours, token_secret=token_secret, project=project)
+    except (HsnapError, ValidationError, ParameterTypeError) as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(data["report"], indent=2))
+    else:
+        out.print(
+            rows_table(data["table"], title=f"hsnap audit: {data['verdict']}", columns=COLUMNS)
+        )
+    raise typer.Exit(1 if data["report"]["breaches"] else 0)

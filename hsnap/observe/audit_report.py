@@ -1,0 +1,120 @@
+"""The audit as table rows, a markdown summary and a one-line verdict (pure; no Prefect, no I/O)."""
+
+from __future__ import annotations
+
+from hsnap.observe.audit import AuditReport, Holdings, OrphanAudit, ServerAudit
+from hsnap.observe.cost import money
+
+COLUMNS = (
+    "server",
+    "id",
+    "newest snapshot",
+    "made by",
+    "age",
+    "RPO",
+    "snapshots",
+    "GB",
+    "cost/month",
+    "last drill",
+)
+
+
+def _age(hours: float | None) -> str:
+    if hours is None:
+        return ""
+    if hours < 48:
+        return f"{hours:.1f}h"
+    return f"{hours / 24:.1f}d"
+
+
+def _held(h: Holdings, currency: str) -> dict[str, str]:
+    return {
+        "snapshots": str(h.count),
+        "GB": f"{h.size_gb:.2f}",
+        "cost/month": money(h.monthly, currency),
+        "last drill": h.last_drill.isoformat() if h.last_drill else "never",
+    }
+
+
+def server_row(s: ServerAudit, currency: str) -> dict[str, str]:
+    """One existing server, every cell text (Prefect table artifacts and the CLI share it)."""
+    maker = {True: "hsnap", False: "other", None: ""}[s.newest_by_hsnap]
+    verdict = "ok" if s.meets_rpo else ("NEVER" if s.newest_image_id is None else "BREACH")
+    return {
+        "server": s.server,
+        "id": str(s.server_id),
+        "newest snapshot": "" if s.newest_image_id is None else str(s.newest_image_id),
+        "made by": maker,
+        "age": _age(s.age_hours),
+        "RPO": verdict,
+        **_held(s.holdings, currency),
+    }
+
+
+def orphan_row(o: OrphanAudit, currency: str) -> dict[str, str]:
+    """Snapshots of a server that is gone."""
+    return {
+        "server": f"{o.server} (deleted)",
+        "id": "" if o.server_id is None else str(o.server_id),
+        "newest snapshot": "",
+        "made by": "",
+        "age": "",
+        "RPO": "",
+        **_held(o.holdings, currency),
+    }
+
+
+def rows(report: AuditReport) -> list[dict[str, str]]:
+    """Every server, then every deleted server's snapshots, then the project's totals."""
+    total = {
+        **dict.fromkeys(COLUMNS, ""),
+        "server": "TOTAL",
+        **_held(report.totals, report.currency),
+    }
+    return [
+        *(server_row(s, report.currency) for s in report.servers),
+        *(orphan_row(o, report.currency) for o in report.orphans),
+        total,
+    ]
+
+
+def verdict(report: AuditReport) -> str:
+    total = len(report.servers)
+    if not report.breaches:
+        return f"all {total} server(s) have a snapshot younger than {report.rpo_hours:g} h"
+    names = ", ".join(s.server for s in report.breaches)
+    return (
+        f"{len(report.breaches)} of {total} server(s) have no snapshot younger than "
+        f"{report.rpo_hours:g} h: {names}"
+    )
+
+
+def markdown(report: AuditReport) -> str:
+    """The audit's summary for a Prefect markdown artifact."""
+    cur = report.currency
+    lines = [f"# hsnap audit: {verdict(report)}", ""]
+    if report.breaches:
+        lines += ["## Older than the RPO", ""]
+        lines += [
+            f"- **{s.server}** (id {s.server_id}): "
+            + (f"newest snapshot {_age(s.age_hours)} old" if s.newest_image_id else "none at all")
+            for s in report.breaches
+        ]
+        lines.append("")
+    if report.never_snapshotted:
+        names = ", ".join(s.server for s in report.never_snapshotted)
+        lines += [f"Never snapshotted: {names}.", ""]
+    if report.orphans:
+        lines += ["## Snapshots of deleted servers", ""]
+        lines += [
+            f"- {o.server} (id {o.server_id}): {o.holdings.count} snapshot(s), "
+            f"{o.holdings.size_gb:.2f} GB, {money(o.holdings.monthly, cur)} a month"
+            for o in report.orphans
+        ]
+        lines.append("")
+    t = report.totals
+    lines.append(
+        f"Project: {t.count} snapshot(s), {t.size_gb:.2f} GB, {money(t.monthly, cur)} a month "
+        "(net, at the API's current price per GB-month)."
+    )
+    return "\n".join(lines)
