@@ -21,6 +21,7 @@ from tasks.audit import read_inventory
 def audit_snapshots(
     rpo_hours: Annotated[float, Field(gt=0, le=24 * 366)] = DEFAULT_RPO_HOURS,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
 ) -> State[Any]:
     """Check every server has a snapshot younger than the RPO; report counts, GB and monthly cost.
 
@@ -32,9 +33,10 @@ def audit_snapshots(
     Args:
         rpo_hours: the recovery point objective: the oldest a server's newest snapshot may be.
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
-    load_settings(token_secret)  # fail fast on a missing token or an unsafe endpoint
-    servers, snapshots, price = read_inventory(token_secret)
+    load_settings(token_secret, project)  # fail fast on a missing token or an unsafe endpoint
+    servers, snapshots, price = read_inventory(token_secret, project)
     report = audit(servers, snapshots, price, now=datetime.now(UTC), rpo_hours=rpo_hours)
     verdict = audit_report.verdict(report)
     create_table_artifact(

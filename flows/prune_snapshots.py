@@ -8,7 +8,8 @@ from prefect import State, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
+from hsnap.errors import HsnapError
 from hsnap.models import PruneRow
 from hsnap.policy import check_timezone
 from hsnap.retention.policy import RetentionPolicy
@@ -23,6 +24,7 @@ def prune_snapshots(
     timezone: str = "UTC",
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
 ) -> State[Any]:
     """Delete hsnap's old snapshots by a retention policy; never touches an image it did not make.
 
@@ -32,10 +34,16 @@ def prune_snapshots(
         timezone: the calendar (IANA name) that defines days, weeks, months and years.
         dry_run: publish the plan, delete nothing (works with a read-only token).
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
-    check_timezone(timezone)
-    load_settings(token_secret)  # fail fast on a missing token or an unsafe endpoint
-    rows = prune(retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret)
+    try:  # bad timezone, missing token, unsafe endpoint, a token that may not delete
+        check_timezone(timezone)
+        load_settings(token_secret, project)
+        rows = prune(
+            retention or RetentionPolicy(), timezone, None, [], dry_run, token_secret, project
+        )
+    except HsnapError as exc:
+        return refuse(exc)
     return publish_prune_plan(rows)
 
 

@@ -33,6 +33,7 @@ def restore_server(
     lock_wait_minutes: Minutes = 30.0,
     snapshot_wait_minutes: Minutes = 120.0,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
 ) -> State[Any]:
     """Restore a server from its newest snapshot (or a given image): as a new server, or in place.
 
@@ -50,8 +51,9 @@ def restore_server(
         lock_wait_minutes: how long to wait for a locked server.
         snapshot_wait_minutes: how long the safety snapshot may take.
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
-    load_settings(token_secret)
+    load_settings(token_secret, project)
     request = RestoreRequest(
         server=server,
         new_name=new_name,
@@ -66,7 +68,7 @@ def restore_server(
         snapshot_timeout_s=snapshot_wait_minutes * 60,
     )
     run_id = str(flow_run.id or uuid.uuid4())
-    result = restore(request, run_id, token_secret)
+    result = restore(request, run_id, token_secret, project)
     message = summary(result)
     create_markdown_artifact(markdown=f"# {message}\n", key="restore-summary")
     get_run_logger().info(message)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from prefect import State, flow, get_run_logger
@@ -18,27 +19,26 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
 
-from flows.local_run import run_and_read
+from flows.local_run import refuse, run_and_read
 from flows.prune_snapshots import publish_prune_plan
-from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
+from hsnap.errors import HsnapError
+from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
 from hsnap.observe.cost import ProjectCost
 from hsnap.observe.events import emit_outcome
 from hsnap.policy import (
     CONSISTENT_LABEL,
+    DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TEMPLATE,
-    check_extra_labels,
-    check_selector,
-    check_template,
-    check_timezone,
     describe,
     ownership_labels,
 )
+from hsnap.projects.limits import project_slot
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
-from hsnap.snapshot.recovery import still_off
+from hsnap.snapshot.recovery import still_off, unchecked
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from tasks.audit import snapshot_cost
 from tasks.prune import prune
@@ -54,26 +54,29 @@ def snapshot_servers(
     exclude: list[str] | None = None,
     description_template: str = DEFAULT_TEMPLATE,
     labels: dict[str, str] | None = None,
-    lock_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0,
-    snapshot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 120.0,
-    max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20,
+    lock_wait_minutes: Minutes = 30.0,
+    snapshot_wait_minutes: Minutes = 120.0,
+    max_concurrency: Concurrency = DEFAULT_MAX_CONCURRENCY,
     dry_run: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     retention: RetentionPolicy | None = None,
     timezone: str = "UTC",
     consistent: bool = False,
     force_poweroff: bool = False,
-    shutdown_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
-    poweron_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0,
+    shutdown_wait_minutes: Minutes = 10.0,
+    poweron_wait_minutes: Minutes = 60.0,
+    project: str | None = None,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
     Args:
-        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``).
+        label_selector: only servers matching it (Hetzner syntax, e.g. ``env=prod,role!=db``);
+            a selection that matches no server fails the run.
         servers: only these server names (a name that does not exist is reported as failed).
         exclude: never these server names.
-        description_template: snapshot description; placeholders {server}, {server_id},
-            {timestamp}, {date}, {time}, {run}.
+        description_template: snapshot description; plain placeholders {server}, {server_id},
+            {timestamp}, {date}, {time}, {run} (no conversion or format spec), at most 255
+            characters.
         labels: extra labels for every snapshot (hsnap adds its ownership labels).
         lock_wait_minutes: how long to wait for a locked server before failing it.
         snapshot_wait_minutes: how long to wait for a snapshot to become available.
@@ -89,56 +92,70 @@ def snapshot_servers(
             shutdown for ``shutdown_wait_minutes``; otherwise that server fails, still running.
         shutdown_wait_minutes: how long a guest may take to power off after the ACPI shutdown.
         poweron_wait_minutes: how long to keep trying to power a server on again.
+        project: the Hetzner project (a HetznerProject block: token, endpoint, default
+            label selector) instead of HCLOUD_TOKEN / token_secret. One snapshot run per
+            project at a time: a second one waits for the first.
     """
     log = get_run_logger()
-    check_selector(label_selector)
-    check_template(description_template)
-    check_extra_labels(labels or {})
-    check_timezone(timezone)
-    settings = load_settings(token_secret)
-    run_id = str(flow_run.id or uuid.uuid4())
-
-    scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
-    chosen, missing = select_servers.with_options(retry_delay_seconds=scaled)(
-        label_selector, servers or [], exclude or [], token_secret
-    )
-    if not dry_run:
-        # power back what an interrupted run left off, before any server is snapshotted (and
-        # before consistent mode reads whether it was running)
-        recover_servers(token_secret)
-    if not chosen and not missing:
-        log.warning("no server matched the selection: nothing to snapshot")
-    not_found = [_not_found(name, label_selector) for name in missing]
-    now = datetime.now(UTC)
-    plans = [
-        SnapshotPlan(
-            server=server,
-            description=describe(description_template, server, now, run_id),
-            labels={**(labels or {}), **ownership_labels(server.id, run_id)},
-            run_id=run_id,
-            lock_timeout_s=lock_wait_minutes * 60,
-            snapshot_timeout_s=snapshot_wait_minutes * 60,
-            consistent=consistent or server.labels.get(CONSISTENT_LABEL) == "true",
-            force_poweroff=force_poweroff,
-            shutdown_timeout_s=shutdown_wait_minutes * 60,
-            poweron_timeout_s=poweron_wait_minutes * 60,
+    try:  # bad input or credentials: the run ends Failed with the message, no traceback
+        check_snapshot_parameters(
+            {
+                "label_selector": label_selector,
+                "description_template": description_template,
+                "labels": labels,
+                "timezone": timezone,
+            }
         )
-        for server in chosen
-    ]
-    if dry_run:
-        log.info("dry run: %d server(s) would be snapshotted", len(plans))
-        outcomes = [_planned(p) for p in plans]
-    else:
-        task = snapshot_server.with_options(retry_delay_seconds=scaled)
-        outcomes = _snapshot_all(task, plans, token_secret, max_concurrency, settings.project)
-        outcomes = _check_power(outcomes, token_secret)
-    pruned: list[PruneRow] = []
-    prune_error: str | None = None
-    if retention is not None:
-        pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, token_secret)
-    rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
-    cost = snapshot_cost(token_secret)
-    return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
+        settings = load_settings(token_secret, project)
+        if label_selector is None and settings.label_selector:
+            label_selector = settings.label_selector  # the project's default selector
+            check_snapshot_parameters({"label_selector": label_selector})
+    except HsnapError as exc:
+        return refuse(exc)
+    source = (token_secret, project)
+    # one snapshot run per project at a time; a dry run changes nothing and need not wait
+    with nullcontext() if dry_run else project_slot(settings.project):
+        scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
+        try:
+            chosen, missing = _select(label_selector, servers, exclude, source, scaled)
+        except HsnapError as exc:
+            return refuse(exc)
+        run_id = str(flow_run.id or uuid.uuid4())
+        if not dry_run:
+            # power back what an interrupted run left off, before any server is snapshotted
+            # (and before consistent mode reads whether it was running)
+            recover_servers(*source)
+        not_found = [_not_found(name, label_selector) for name in missing]
+        now = datetime.now(UTC)
+        plans = [
+            SnapshotPlan(
+                server=server,
+                description=describe(description_template, server, now, run_id),
+                labels={**(labels or {}), **ownership_labels(server.id, run_id)},
+                run_id=run_id,
+                lock_timeout_s=lock_wait_minutes * 60,
+                snapshot_timeout_s=snapshot_wait_minutes * 60,
+                consistent=consistent or server.labels.get(CONSISTENT_LABEL) == "true",
+                force_poweroff=force_poweroff,
+                shutdown_timeout_s=shutdown_wait_minutes * 60,
+                poweron_timeout_s=poweron_wait_minutes * 60,
+            )
+            for server in chosen
+        ]
+        if dry_run:
+            log.info("dry run: %d server(s) would be snapshotted", len(plans))
+            outcomes = [_planned(p) for p in plans]
+        else:
+            task = snapshot_server.with_options(retry_delay_seconds=scaled)
+            outcomes = _snapshot_all(task, plans, source, max_concurrency, settings.project)
+            outcomes = _check_power(outcomes, source)
+        pruned: list[PruneRow] = []
+        prune_error: str | None = None
+        if retention is not None:
+            pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, source)
+        rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
+        cost = snapshot_cost(*source)
+        return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
 
 
 def _prune_succeeded(
@@ -146,7 +163,7 @@ def _prune_succeeded(
     timezone: str,
     outcomes: list[SnapshotOutcome],
     dry_run: bool,
-    token_secret: str,
+    source: tuple[str, str | None],
 ) -> tuple[list[PruneRow], str | None]:
     """Retention over the servers whose snapshot succeeded (planned, in a dry run) in this run.
 
@@ -159,13 +176,15 @@ def _prune_succeeded(
         get_run_logger().info("retention skipped: no server was snapshotted in this run")
         return [], None
     try:
-        return prune(retention, timezone, done, failed, dry_run, token_secret), None
+        return prune(retention, timezone, done, failed, dry_run, *source), None
     except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
         get_run_logger().error("retention failed: %s", exc)
         return [], f"{type(exc).__name__}: {exc}"
 
 
-def _check_power(outcomes: list[SnapshotOutcome], token_secret: str) -> list[SnapshotOutcome]:
+def _check_power(
+    outcomes: list[SnapshotOutcome], source: tuple[str, str | None]
+) -> list[SnapshotOutcome]:
     """Never end well while a server this run or an earlier one shut down is still off.
 
     Marked servers that do not run are brought back (waiting for a guest still going down, or
@@ -173,18 +192,17 @@ def _check_power(outcomes: list[SnapshotOutcome], token_secret: str) -> list[Sna
     """
     known = sorted(o.server_id for o in outcomes if o.status == "left-off" and o.server_id)
     try:
-        results = recover_servers(token_secret, after_run=True, skip=known)
+        results = recover_servers(*source, after_run=True, skip=known)
     except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
         get_run_logger().error("could not check that every server runs again: %s", exc)
-        results = []
-        outcomes = [*outcomes, _unchecked(str(exc))]
+        return [*outcomes, unchecked(str(exc))]
     return still_off(outcomes, results)
 
 
 def _snapshot_all(
     task: Any,
     plans: list[SnapshotPlan],
-    token_secret: str | None,
+    source: tuple[str, str | None],
     max_concurrency: int,
     project: str,
 ) -> list[SnapshotOutcome]:
@@ -201,7 +219,8 @@ def _snapshot_all(
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
         futures: dict[PrefectFuture[Any], SnapshotPlan] = {
-            runner.submit(task, {"plan": p, "token_secret": token_secret}): p for p in plans
+            runner.submit(task, {"plan": p, "token_secret": source[0], "project": source[1]}): p
+            for p in plans
         }
         for future in as_completed(list(futures)):
             value = future.result(raise_on_failure=False)
@@ -227,17 +246,6 @@ def _outcome(plan: SnapshotPlan, value: object) -> SnapshotOutcome:
     )
 
 
-def _unchecked(error: str) -> SnapshotOutcome:
-    return SnapshotOutcome(
-        server="(power check)",
-        server_id=None,
-        status="failed",
-        attempts=0,
-        error_code="power_check",
-        error=f"could not check that every server hsnap shut down runs again: {error}",
-    )
-
-
 def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
     return SnapshotOutcome(
         server=plan.server.name,
@@ -246,6 +254,32 @@ def _planned(plan: SnapshotPlan) -> SnapshotOutcome:
         description=plan.description,
         attempts=0,
     )
+
+
+def _select(
+    label_selector: str | None,
+    servers: list[str] | None,
+    exclude: list[str] | None,
+    source: tuple[str, str | None],
+    retry_delays: list[float],
+) -> tuple[list[ServerRef], list[str]]:
+    """The servers to snapshot and the requested names not found; no match at all is an error."""
+    chosen, missing = select_servers.with_options(retry_delay_seconds=retry_delays)(
+        label_selector, servers or [], exclude or [], *source
+    )
+    if not chosen and not missing:
+        if label_selector or servers or exclude:
+            raise HsnapError(no_match(label_selector, servers), code="no_match")
+        get_run_logger().warning("the project has no server: nothing to snapshot")
+    return chosen, missing
+
+
+def no_match(label_selector: str | None, servers: list[str] | None) -> str:
+    """What to say when the selection matched no server (a typo must not pass as success)."""
+    asked = [f"label selector {label_selector!r}"] if label_selector else []
+    asked += [f"server name(s) {', '.join(servers)}"] if servers else []
+    what = " and ".join(asked) or "the selection (after exclusions)"
+    return f"no server matches {what}: nothing was snapshotted; check the spelling"
 
 
 def _not_found(name: str, label_selector: str | None) -> SnapshotOutcome:
@@ -267,7 +301,7 @@ def _by_name(outcome: SnapshotOutcome) -> str:
 def _publish(result: RunReport, cost: ProjectCost | str) -> State[Any]:
     """Publish the table and summary artifacts; Failed (with the report) if any server failed."""
     create_table_artifact(
-        table=reporting.rows(result),
+        table=reporting.artifact_rows(result),
         key="snapshot-report",
         description=reporting.verdict(result),
     )

@@ -34,6 +34,7 @@ def verify_snapshots(
     delete_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
     public_ipv4: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
 ) -> State[Any]:
     """Restore drill: boot each server's newest hsnap snapshot in a throwaway server; delete it.
 
@@ -50,11 +51,12 @@ def verify_snapshots(
         delete_wait_minutes: how long deleting a throwaway server may take.
         public_ipv4: give throwaway servers a public IPv4 (billed; off by default).
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
+        project: a HetznerProject block (token and endpoint) instead of the two above.
     """
     check_selector(label_selector)
-    settings = load_settings(token_secret)
+    settings = load_settings(token_secret, project)
     run_id = str(flow_run.id or uuid.uuid4())
-    clean_drill_leftovers(token_secret)
+    clean_drill_leftovers(token_secret, project)
     options = DrillOptions(
         run_id=run_id,
         max_servers=max_servers,
@@ -62,10 +64,10 @@ def verify_snapshots(
         delete_timeout_s=delete_wait_minutes * 60,
         ipv4=public_ipv4,
     )
-    selection = select(options, label_selector, servers or [], token_secret)
+    selection = select(options, label_selector, servers or [], token_secret, project)
     scaled = [d / settings.time_scale for d in DRILL_RETRY_DELAYS_S]
     task = drill.with_options(retry_delay_seconds=scaled)
-    outcomes = _drill_all(task, selection.plans, token_secret, max_concurrency)
+    outcomes = _drill_all(task, selection.plans, (token_secret, project), max_concurrency)
     for outcome in outcomes:
         _emit(outcome, settings.project, run_id)
     rows = sorted([*outcomes, *selection.rows], key=lambda o: o.server)
@@ -73,7 +75,10 @@ def verify_snapshots(
 
 
 def _drill_all(
-    task: Any, plans: list[DrillPlan], token_secret: str, max_concurrency: int
+    task: Any,
+    plans: list[DrillPlan],
+    source: tuple[str | None, str | None],
+    max_concurrency: int,
 ) -> list[DrillOutcome]:
     """Every drill, at most ``max_concurrency`` at once; waits for all of them."""
     if not plans:
@@ -82,7 +87,8 @@ def _drill_all(
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
         futures: dict[PrefectFuture[Any], DrillPlan] = {
-            runner.submit(task, {"plan": p, "token_secret": token_secret}): p for p in plans
+            runner.submit(task, {"plan": p, "token_secret": source[0], "project": source[1]}): p
+            for p in plans
         }
         for future in as_completed(list(futures)):
             outcomes.append(_outcome(futures[future], future.result(raise_on_failure=False)))

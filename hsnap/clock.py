@@ -7,13 +7,14 @@ makes the same requests it would make in real time, in a fraction of the time.
 
 from __future__ import annotations
 
+import math
 import time
 
 
 class Clock:
     def __init__(self, scale: float = 1.0) -> None:
-        if scale <= 0:
-            raise ValueError(f"time scale must be > 0, got {scale}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"time scale must be a finite number > 0, got {scale}")
         self.scale = scale
 
     def now(self) -> float:

@@ -11,6 +11,11 @@ Every error carries a stable ``code`` (the API's error code where there is one) 
 
 from __future__ import annotations
 
+#: a log record's ``extra`` key: the CLI says this error itself, so it keeps it off the screen once
+SAID_BY_HSNAP = "hsnap_said"
+#: API error codes that mean the credentials, not the servers or images, are the problem
+CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
+
 
 class HsnapError(Exception):
     """Base of hsnap's errors: ``code`` for machines, the message for people."""

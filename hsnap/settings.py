@@ -6,17 +6,19 @@ and only ``cloud.py`` reads it, to build the HTTP client.
 
 from __future__ import annotations
 
-import ipaddress
+import math
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hsnap.endpoint import check_endpoint
 from hsnap.errors import ConfigError
 
 DEFAULT_ENDPOINT = "https://api.hetzner.cloud/v1"
 DEFAULT_TOKEN_SECRET = "hcloud-token"  # noqa: S105 -- the name of a Secret block, not a secret
+#: beyond this hsnap's scaled clock (monotonic seconds x scale) loses its precision
+MAX_TIME_SCALE = 1e6
 
 
 class Settings(BaseModel):
@@ -29,8 +31,22 @@ class Settings(BaseModel):
     #: the Hetzner project's name as hsnap reports it (events, reports); "default" for the
     #: single-token paths (HCLOUD_TOKEN, the hcloud-token Secret block)
     project: str = "default"
-    time_scale: float = Field(default=1.0, gt=0)
+    #: the project's default label selector (from its HetznerProject block), used when a run
+    #: gives none
+    label_selector: str | None = None
+    time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     http_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
+
+    @field_validator("token")
+    @classmethod
+    def _header_safe_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not token.isascii() or not token.isprintable() or " " in token:
+            # it goes into an HTTP header, where requests would fail with a confusing error
+            raise ConfigError(
+                "the API token has spaces, control or non-ASCII characters: copy again"
+            )
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -39,71 +55,99 @@ class Settings(BaseModel):
         return value.rstrip("/")
 
 
-def check_endpoint(endpoint: str) -> None:
-    """Refuse to send a token over plain http to anything but a loopback address."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"HCLOUD_ENDPOINT {endpoint!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"refusing to send the API token over plain http to {parts.hostname}: "
-            "use https, or a loopback address for a local simulator"
-        )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def load_settings(token_secret: str | None = DEFAULT_TOKEN_SECRET) -> Settings:
-    """Settings from ``HCLOUD_TOKEN``/``HCLOUD_ENDPOINT``/``HSNAP_TIME_SCALE``.
+def load_settings(
+    token_secret: str | None = DEFAULT_TOKEN_SECRET,
+    project: str | None = None,
+    *,
+    may_start_prefect: bool = True,
+) -> Settings:
+    """Settings from ``HCLOUD_TOKEN``/``HCLOUD_ENDPOINT``/``HSNAP_TIME_SCALE``, checked.
 
     Without ``HCLOUD_TOKEN`` the token is read from the Prefect Secret block ``token_secret``.
+    With ``may_start_prefect`` off (the CLI's checks before a run) that happens only when a
+    Prefect API is configured: otherwise reading the block would start a temporary Prefect
+    server, whose fresh database holds no block anyway.
+    With ``project``, token, endpoint and name come from that ``HetznerProject`` block instead
+    (its endpoint passes the same safety check).
     """
+    if project:
+        if not may_start_prefect and not _prefect_api_configured():
+            raise ConfigError(
+                f"project {project!r} is a Prefect block: set PREFECT_API_URL to the Prefect "
+                "server that holds it"
+            )
+        from hsnap.projects.block import project_settings  # noqa: PLC0415 -- imports Prefect
+
+        settings = project_settings(project, time_scale())
+        return settings.model_copy(update={"http_timeout": http_timeout()})
     endpoint = os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
     check_endpoint(endpoint)
-    token = os.environ.get("HCLOUD_TOKEN") or _token_from_block(token_secret)
-    try:
-        scale = float(os.environ.get("HSNAP_TIME_SCALE") or 1.0)
-    except ValueError:
-        raise ConfigError("HSNAP_TIME_SCALE must be a number (1 for the real API)") from None
-    if scale <= 0:
-        raise ConfigError("HSNAP_TIME_SCALE must be > 0 (1 for the real API)")
+    scale = time_scale()
+    token = os.environ.get("HCLOUD_TOKEN") or _token_from_block(token_secret, may_start_prefect)
     return Settings(
-        token=SecretStr(token), endpoint=endpoint, time_scale=scale, http_timeout=_http_timeout()
+        token=SecretStr(token.strip()),
+        endpoint=endpoint,
+        time_scale=scale,
+        http_timeout=http_timeout(),
     )
 
 
-def _http_timeout() -> float:
-    """``HSNAP_HTTP_TIMEOUT``: real seconds per HTTP request (30); short for chaos tests."""
+def time_scale() -> float:
+    """``HSNAP_TIME_SCALE``: a finite number > 0 (and at most a million); 1 for the real API."""
+    text = os.environ.get("HSNAP_TIME_SCALE") or "1"
     try:
-        seconds = float(os.environ.get("HSNAP_HTTP_TIMEOUT") or 30.0)
+        scale = float(text)
     except ValueError:
-        raise ConfigError("HSNAP_HTTP_TIMEOUT must be a number of seconds") from None
-    if not 0 < seconds < 3600:  # also refuses nan and inf
-        raise ConfigError("HSNAP_HTTP_TIMEOUT must be between 0 and 3600 seconds")
+        scale = math.nan
+    if not (math.isfinite(scale) and 0 < scale <= MAX_TIME_SCALE):
+        raise ConfigError(
+            f"HSNAP_TIME_SCALE={text!r}: use a number > 0 and at most {MAX_TIME_SCALE:g} "
+            "(1 for the real API; the simulator's --time-scale for hcloud-sim)"
+        )
+    return scale
+
+
+def http_timeout() -> float:
+    """``HSNAP_HTTP_TIMEOUT``: real seconds per HTTP request (30); short for chaos tests."""
+    text = os.environ.get("HSNAP_HTTP_TIMEOUT") or "30"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= 3600):
+        raise ConfigError(f"HSNAP_HTTP_TIMEOUT={text!r}: use a number of seconds > 0, at most 3600")
     return seconds
 
 
-def _token_from_block(name: str | None) -> str:
+def _token_from_block(name: str | None, may_start_prefect: bool) -> str:
     missing = (
         "no Hetzner API token: set HCLOUD_TOKEN, or store it in a Prefect Secret block "
         f"named {name or DEFAULT_TOKEN_SECRET!r} (hsnap setup does this)"
     )
     if not name:
         raise ConfigError(missing)
+    if not may_start_prefect and not _prefect_api_configured():
+        raise ConfigError(
+            f"{missing} and set PREFECT_API_URL to the Prefect server that holds the block"
+        )
     from prefect.blocks.system import Secret  # noqa: PLC0415 -- only when no env token is set
 
     try:
         secret: Any = Secret.load(name)  # sync call: returns the block, typed as maybe-awaitable
     except ValueError:
         raise ConfigError(missing) from None
+    except Exception as exc:  # noqa: BLE001 -- Prefect unreachable: say so in a line, not a trace
+        raise ConfigError(
+            f"could not read the Prefect Secret block {name!r} ({type(exc).__name__}): "
+            "is PREFECT_API_URL right and its server up? Or set HCLOUD_TOKEN"
+        ) from None
     value = secret.get()
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"the Prefect Secret block {name!r} holds no token string")
     return value.strip()
+
+
+def _prefect_api_configured() -> bool:
+    from prefect.settings import get_current_settings  # noqa: PLC0415 -- Prefect loads slowly
+
+    return bool(get_current_settings().api.url)

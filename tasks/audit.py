@@ -15,9 +15,10 @@ from tasks.retry import READ_ONLY_TASK
 @task(name="read-inventory", **READ_ONLY_TASK)
 def read_inventory(
     token_secret: str | None,
+    project: str | None = None,
 ) -> tuple[list[ServerRef], list[ImageRef], ImagePrice]:
     """Every server, every snapshot (any maker) and the price of a snapshot GB-month."""
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     servers = cloud.list_servers()
     snapshots = cloud.find_images()
     price = cloud.image_price()
@@ -32,13 +33,13 @@ def read_inventory(
 
 
 @task(name="monthly-cost", cache_policy=NO_CACHE)
-def snapshot_cost(token_secret: str | None) -> ProjectCost | str:
+def snapshot_cost(token_secret: str | None, project: str | None = None) -> ProjectCost | str:
     """What hsnap's snapshots of the project cost a month, or why that is unknown.
 
     Never fails: the run's snapshots exist whether or not their price can be read.
     """
     try:
-        cloud = Cloud(load_settings(token_secret))
+        cloud = Cloud(load_settings(token_secret, project))
         return project_cost(cloud.find_images(), cloud.image_price())
     except Exception as exc:  # noqa: BLE001 -- a report line, never a reason to fail the run
         get_run_logger().warning("snapshot cost unknown: %s", exc)

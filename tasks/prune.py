@@ -14,9 +14,18 @@ from hsnap.observe.events import emit_pruned
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.retention.prune import execute, plan_prune
 from hsnap.settings import load_settings
+from tasks.retry import retry_if_transient
 
 
-@task(name="prune-snapshots", cache_policy=NO_CACHE)
+@task(
+    name="prune-snapshots",
+    cache_policy=NO_CACHE,
+    # once, at once (reads already retried with backoff), only for what is transient: a refused
+    # token fails at once, and Prefect then logs no traceback for it (it does without retries)
+    retries=1,
+    retry_delay_seconds=0,
+    retry_condition_fn=retry_if_transient,
+)
 def prune(
     policy: RetentionPolicy,
     timezone: str,
@@ -24,10 +33,11 @@ def prune(
     failed_servers: list[int],
     dry_run: bool,
     token_secret: str | None,
+    project: str | None = None,
 ) -> list[PruneRow]:
     """Plan retention over hsnap's snapshots and delete what it says (nothing when dry_run)."""
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     rows = plan_prune(
         cloud,
         policy,

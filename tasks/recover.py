@@ -41,7 +41,10 @@ def run_is_active(run_id: str) -> bool:
     retry_condition_fn=retry_if_transient,
 )
 def recover_servers(
-    token_secret: str | None, after_run: bool = False, skip: list[int] | None = None
+    token_secret: str | None,
+    project: str | None = None,
+    after_run: bool = False,
+    skip: list[int] | None = None,
 ) -> list[Recovery]:
     """Find servers marked ``hsnap/restart`` by a run that is no longer active and power them on.
 
@@ -51,7 +54,7 @@ def recover_servers(
         skip: ids of servers already reported left off (no second hour of trying).
     """
     log = get_run_logger()
-    settings = load_settings(token_secret)
+    settings = load_settings(token_secret, project)
     cloud = Cloud(settings)
     marked = cloud.list_servers(RESTART_LABEL)
     if after_run:

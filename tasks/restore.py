@@ -21,9 +21,11 @@ DRILL_RETRY_DELAYS_S = [30.0]
 
 # no retries: a restore creates or rebuilds a server; a person decides whether to run it again
 @task(name="restore-server", task_run_name="restore-{request.server}", cache_policy=NO_CACHE)
-def restore(request: RestoreRequest, run_id: str, token_secret: str | None) -> RestoreResult:
+def restore(
+    request: RestoreRequest, run_id: str, token_secret: str | None, project: str | None = None
+) -> RestoreResult:
     """Check the request against the project, then restore (new server or in place)."""
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     plan = plan_restore(cloud, request)
     if request.in_place:
         return rebuild_in_place(cloud, plan, run_id, get_run_logger())
@@ -38,10 +40,16 @@ def restore(request: RestoreRequest, run_id: str, token_secret: str | None) -> R
     retry_condition_fn=retry_if_transient,
 )
 def select(
-    options: DrillOptions, label_selector: str | None, names: list[str], token_secret: str | None
+    options: DrillOptions,
+    label_selector: str | None,
+    names: list[str],
+    token_secret: str | None,
+    project: str | None = None,
 ) -> Selection:
     """The servers this run drills (rotation), each with its snapshot and server type."""
-    selection = select_drills(Cloud(load_settings(token_secret)), options, label_selector, names)
+    selection = select_drills(
+        Cloud(load_settings(token_secret, project)), options, label_selector, names
+    )
     get_run_logger().info(
         "%d drill(s) planned; %d server(s) not drilled this run",
         len(selection.plans),
@@ -58,9 +66,9 @@ def select(
     retry_delay_seconds=DRILL_RETRY_DELAYS_S,
     retry_condition_fn=retry_if_transient,
 )
-def drill(plan: DrillPlan, token_secret: str | None) -> DrillOutcome:
+def drill(plan: DrillPlan, token_secret: str | None, project: str | None = None) -> DrillOutcome:
     """Boot a throwaway server from the snapshot, time it, delete it (on every path)."""
-    return run_drill(Cloud(load_settings(token_secret)), plan, get_run_logger())
+    return run_drill(Cloud(load_settings(token_secret, project)), plan, get_run_logger())
 
 
 @task(
@@ -70,9 +78,9 @@ def drill(plan: DrillPlan, token_secret: str | None) -> DrillOutcome:
     retry_delay_seconds=10,
     retry_condition_fn=retry_if_transient,
 )
-def clean_drill_leftovers(token_secret: str | None) -> list[Cleanup]:
+def clean_drill_leftovers(token_secret: str | None, project: str | None = None) -> list[Cleanup]:
     """Delete drill servers left behind by runs that are no longer active."""
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     results = clean_leftovers(cloud, run_is_active, str(flow_run.id), out=get_run_logger())
     for r in results:
         get_run_logger().warning(

@@ -13,14 +13,18 @@ from tasks.retry import READ_ONLY_TASK
 
 @task(name="select-servers", **READ_ONLY_TASK)
 def select_servers(
-    label_selector: str | None, names: list[str], exclude: list[str], token_secret: str | None
+    label_selector: str | None,
+    names: list[str],
+    exclude: list[str],
+    token_secret: str | None,
+    project: str | None = None,
 ) -> tuple[list[ServerRef], list[str]]:
     """All servers (every page) matching the selector, narrowed by names and exclusions.
 
     Returns the chosen servers and the requested names that matched no server.
     """
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     listed = cloud.list_servers(label_selector)
     chosen, missing = select(listed, names, exclude)
     log.info(

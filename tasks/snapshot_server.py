@@ -24,9 +24,11 @@ RETRY_DELAYS_S = [15.0, 60.0]
     retry_delay_seconds=RETRY_DELAYS_S,
     retry_condition_fn=retry_if_transient,
 )
-def snapshot_server(plan: SnapshotPlan, token_secret: str | None) -> SnapshotOutcome:
+def snapshot_server(
+    plan: SnapshotPlan, token_secret: str | None, project: str | None = None
+) -> SnapshotOutcome:
     """Wait for the server to unlock, snapshot it once, wait until the image is available."""
-    cloud = Cloud(load_settings(token_secret))
+    cloud = Cloud(load_settings(token_secret, project))
     return take_snapshot(
         cloud,
         plan,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import typer
 from typer.testing import CliRunner
 
 from hsnap.cli import app
@@ -184,3 +185,30 @@ def test_plan_says_so_and_exits_1_when_retention_cannot_list_the_images(
     assert "2 server(s) would be snapshotted" in result.stdout
     assert "retention failed" in result.stderr
     assert "listing images" in result.stderr
+
+
+def test_prune_with_a_read_only_token_stops_at_the_first_refusal_and_exits_2(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(world(), token="sim-readonly")
+    before = images_by_description(sim)
+
+    result = invoke("prune", *BARE)
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert "the API token is read-only: create a Read & Write API token" in line
+    assert line.count("Read & Write") == 1
+    assert deletes(sim) == 1
+    assert images_by_description(sim) == before
+
+
+def test_plan_offers_the_same_retention_options_as_prune() -> None:
+    def options(command: str) -> dict[str, Any]:
+        click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+        return {p.name: p.default for p in click_command.params}
+
+    plan, prune = options("plan"), options("prune")
+    retention = {k: v for k, v in prune.items() if k not in ("dry_run", "as_json", "verbose")}
+    assert retention.items() <= plan.items()
+    assert {"keep_last", "hourly", "daily", "yearly", "min_keep", "max_deletions"} <= set(plan)

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from hsnap.cli.common import AsJson, TokenSecret, Verbose, app, fail, out, quiet_prefect_console
+from hsnap.cli.common import (
+    AsJson,
+    Project,
+    TokenSecret,
+    Verbose,
+    app,
+    fail,
+    out,
+    quiet_prefect_console,
+)
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
@@ -22,6 +31,7 @@ def audit(
         float, typer.Option(help="Recovery point objective: the oldest a newest snapshot may be.")
     ] = DEFAULT_RPO_HOURS,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
@@ -38,7 +48,7 @@ def audit(
         from flows.audit_snapshots import run_locally  # noqa: PLC0415
 
         with quiet_prefect_console(verbose):
-            data = run_locally(rpo_hours=rpo_hours, token_secret=token_secret)
+            data = run_locally(rpo_hours=rpo_hours, token_secret=token_secret, project=project)
     except (HsnapError, ValidationError, ParameterTypeError) as exc:
         fail(exc)
     if as_json:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -12,11 +15,59 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from hsnap.checks import check_snapshot_parameters
 from hsnap.console import LiveProgress, report_table
-from hsnap.errors import ConfigError, HsnapError
+from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
+from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 
-app = typer.Typer(
+try:  # newer typer carries its own copy of click, whose error classes it raises
+    from typer._click import exceptions as usage
+except ImportError:  # pragma: no cover -- older typer raises click's own
+    from click import exceptions as usage  # type: ignore[no-redef]
+
+#: click >= 8.2 raises it for a bare ``hsnap``; older versions print the help themselves
+_NO_ARGS: Any = getattr(usage, "NoArgsIsHelpError", ())
+
+# The temporary Prefect server hsnap may start must not print telemetry errors when offline, and
+# may take longer than Prefect's 20 s to start on a busy machine. Set before Prefect is imported
+# (its settings are read then), and inherited by that server.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+class _App(typer.Typer):
+    """The typer app, answering like every hsnap command: one line, never a traceback.
+
+    A usage error (an unknown option, ``--lock-wait-minutes abc``) gets one line and exit 2
+    instead of click's boxed usage text; anything unforeseen gets one line and exit 1.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("standalone_mode", False)  # errors come back here to be said in a line
+        try:
+            code = super().__call__(*args, **kwargs)
+        except _NO_ARGS as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            code = 0
+        except usage.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "hsnap"
+            _say(f"{exc.format_message()} (see {where} --help)")
+            code = 2
+        except typer.Abort:
+            _say("aborted")
+            code = 1
+        except Exception as exc:  # noqa: BLE001 -- a bug still gets one line and exit 1
+            _say(f"unexpected error: {type(exc).__name__}: {exc}")
+            code = 1
+        raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _say(message: str) -> None:
+    err.print(f"[red]hsnap: {message}[/red]", highlight=False, soft_wrap=True, markup=True)
+
+
+app = _App(
     help="Trustworthy snapshots of Hetzner Cloud servers, run and recorded by Prefect.",
     no_args_is_help=True,
     add_completion=False,
@@ -41,9 +92,30 @@ Template = Annotated[str, typer.Option(help="Snapshot description template.")]
 Labels = Annotated[
     list[str] | None, typer.Option("--label", help="Extra snapshot label KEY=VALUE (repeatable).")
 ]
+Project = Annotated[
+    str | None,
+    typer.Option(
+        "--project", "-P", help="Hetzner project (a HetznerProject block; see hsnap project list)."
+    ),
+]
 TokenSecret = Annotated[
     str, typer.Option(help="Prefect Secret block holding the token when HCLOUD_TOKEN is unset.")
 ]
+
+
+def read_token(from_stdin: bool) -> str:
+    """The Hetzner token from --token-stdin, HCLOUD_TOKEN or a hidden prompt; never echoed."""
+    if from_stdin:
+        token = sys.stdin.readline().strip()
+    elif os.environ.get("HCLOUD_TOKEN"):
+        token = os.environ["HCLOUD_TOKEN"].strip()
+    elif sys.stdin.isatty():
+        token = getpass.getpass("Hetzner Cloud API token (Read & Write; not echoed): ").strip()
+    else:
+        raise ConfigError("no token: set HCLOUD_TOKEN or pass --token-stdin")
+    if not token:
+        raise ConfigError("the Hetzner API token is empty")
+    return token
 
 
 def parse_labels(pairs: list[str] | None) -> dict[str, str]:
@@ -56,45 +128,87 @@ def parse_labels(pairs: list[str] | None) -> dict[str, str]:
     return labels
 
 
-@contextmanager
-def quiet_prefect_console(verbose: bool) -> Iterator[None]:
-    """Keep Prefect's console lines out of the live table (they still reach Prefect's API)."""
-    from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
-
-    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    levels = [h.level for h in handlers]
-    formatters = [h.formatter for h in handlers]
-    if not verbose:
-        for handler in handlers:
-            handler.setLevel(logging.WARNING)
-            handler.setFormatter(_WithoutTraceback(handler.formatter))
-    try:
-        yield
-    finally:
-        for handler, level, formatter in zip(handlers, levels, formatters, strict=True):
-            handler.setLevel(level)
-            handler.setFormatter(formatter)
+#: how Prefect's engine begins the lines that repeat what hsnap reports
+_ENGINE_VERDICTS = ("Finished in state", "Task run failed with exception")
 
 
-class _WithoutTraceback(logging.Formatter):
-    """A console formatter that leaves a failed task's traceback to Prefect's UI and logs: the
-    line says what failed, and hsnap's report says what to do."""
+class _Screen(logging.Filter):
+    """Which of Prefect's console lines reach the screen beside hsnap's own table and messages.
+
+    Quiet (the default): warnings and errors, but not the engine's lines about a run or task
+    that ended or failed (hsnap's report and its own last line say that) nor an error the flow
+    logged for hsnap to say once itself (``extra={SAID_BY_HSNAP: True}``).
+    """
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__()
+        self.quiet = quiet
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.quiet:
+            return True
+        said = getattr(record, SAID_BY_HSNAP, False)
+        return not said and not record.getMessage().startswith(_ENGINE_VERDICTS)
+
+
+class _NoTraceback(logging.Formatter):
+    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs)."""
 
     def __init__(self, inner: logging.Formatter | None) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
+        # the record is shared with the API handler: restore what is taken away for the screen
         saved = record.exc_info, record.exc_text, record.stack_info
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         try:
             return self.inner.format(record)
-        finally:  # the same record goes on to the handler that sends it to Prefect's API
+        finally:
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
+@contextmanager
+def quiet_prefect_console(verbose: bool) -> Iterator[None]:
+    """Prefect's console lines without tracebacks and, unless verbose, only what hsnap won't say.
+
+    They still reach Prefect's API (and its UI) in full.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    saved = [(h.level, h.formatter) for h in handlers]
+    screen = _Screen(quiet=not verbose)
+    for handler in handlers:
+        if not verbose:
+            handler.setLevel(logging.WARNING)
+        handler.setFormatter(_NoTraceback(handler.formatter))
+        handler.addFilter(screen)
+    try:
+        yield
+    finally:
+        for handler, (level, formatter) in zip(handlers, saved, strict=True):
+            handler.setLevel(level)
+            handler.setFormatter(formatter)
+            handler.removeFilter(screen)
+
+
+def check_locally(parameters: dict[str, Any]) -> None:
+    """Check input, token and environment before Prefect starts: exit 2 at once if bad."""
+    try:
+        check_snapshot_parameters(parameters)
+        load_settings(
+            parameters.get("token_secret", DEFAULT_TOKEN_SECRET),
+            parameters.get("project"),
+            may_start_prefect=False,
+        )
+    except ConfigError as exc:
+        fail(exc)
+
+
 def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None:
-    """Run the snapshot flow locally, render its report, exit 0 / 1 / 2."""
+    """Check the input, run the snapshot flow locally, render its report, exit 0 / 1 / 2."""
+    check_locally(parameters)
     from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
 
     from flows.snapshot_servers import run_locally  # noqa: PLC0415
@@ -102,10 +216,10 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     try:
         with quiet_prefect_console(verbose), LiveProgress(err, enabled=err.is_terminal):
             result = run_locally(**parameters)
-    except (ConfigError, ValidationError, ParameterTypeError) as exc:
+    except (ValidationError, ParameterTypeError) as exc:
         fail(exc)
     except HsnapError as exc:  # the run stopped before it could report on any server
-        fail(exc, code=2 if exc.code in reporting.CREDENTIAL_CODES else 1)
+        fail(exc, code=exit_code(exc))
     except Exception as exc:  # noqa: BLE001 -- e.g. Prefect's API failing under load: one line
         fail(RuntimeError(f"the run stopped unexpectedly: {type(exc).__name__}: {exc}"), code=1)
     if as_json:
@@ -115,9 +229,14 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     raise typer.Exit(reporting.exit_code(result))
 
 
+def exit_code(exc: HsnapError) -> int:
+    """2 for bad input or credentials, 1 for anything else that stopped a run."""
+    return 2 if isinstance(exc, ConfigError) or exc.code in CREDENTIAL_CODES else 1
+
+
 def fail(exc: BaseException, code: int = 2) -> NoReturn:
     """Say what went wrong and what to do; exit 2 (bad input or credentials) or ``code``."""
-    err.print(f"[red]hsnap: {exc}[/red]", highlight=False)
+    err.print(f"[red]hsnap: {exc}[/red]", highlight=False, soft_wrap=True)  # one line, piped too
     raise typer.Exit(code)
 
 

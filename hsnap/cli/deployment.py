@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +11,12 @@ import typer
 
 from hsnap.cli.common import (
     AsJson,
+    Project,
     TokenSecret,
     app,
     fail,
     out,
+    read_token,
 )
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
@@ -46,17 +46,20 @@ def setup(
 
     try:
         api = deploy.prefect_api_url()
-        token = _read_token(token_stdin)
+        token = read_token(token_stdin)
         if check:
             _check_token(token)
         webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
         from hsnap.deployment.alerts import ensure_alerts, windows_from_env  # noqa: PLC0415
+        from hsnap.deployment.crashes import ensure_crash_detection  # noqa: PLC0415
 
         windows = windows_from_env()  # a bad window fails before anything is changed
         steps = [
             deploy.ensure_work_pool(),
             deploy.ensure_token_secret(token, token_secret),
+            deploy.ensure_projects(),
             deploy.deploy(project_dir.resolve()),
+            ensure_crash_detection(),
         ]
         if webhook:
             from hsnap.deployment.notify import ensure_failure_webhook  # noqa: PLC0415
@@ -70,20 +73,6 @@ def setup(
         mark = "[green]changed[/]" if step.changed else "[dim]unchanged[/]"
         out.print(f"  {step.what:12} {mark}  {step.detail}")
     out.print(f"Start a worker: prefect worker start --pool {deploy.WORK_POOL}")
-
-
-def _read_token(from_stdin: bool) -> str:
-    if from_stdin:
-        token = sys.stdin.readline().strip()
-    elif os.environ.get("HCLOUD_TOKEN"):
-        token = os.environ["HCLOUD_TOKEN"].strip()
-    elif sys.stdin.isatty():
-        token = getpass.getpass("Hetzner Cloud API token (Read & Write; not echoed): ").strip()
-    else:
-        raise ConfigError("no token: set HCLOUD_TOKEN or pass --token-stdin")
-    if not token:
-        raise ConfigError("the Hetzner API token is empty")
-    return token
 
 
 def _check_token(token: str) -> None:
@@ -121,6 +110,7 @@ def trigger(
     ),
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait with --wait.")] = None,
+    project: Project = None,
     as_json: AsJson = False,
 ) -> None:
     """Start a run of a deployment (on-demand by default); with --wait, print its report."""
@@ -130,7 +120,8 @@ def trigger(
         from hsnap.deployment import setup as deploy  # noqa: PLC0415
 
         deploy.prefect_api_url()
-        result = trigger_snapshot(_params(param), deployment=deployment, wait=wait, timeout=timeout)
+        parameters = _params(param) | ({"project": project} if project else {})
+        result = trigger_snapshot(parameters, deployment=deployment, wait=wait, timeout=timeout)
     except HsnapError as exc:
         fail(exc)
     if as_json:

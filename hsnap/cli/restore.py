@@ -11,6 +11,7 @@ import typer
 from hsnap.cli.common import (
     AsJson,
     LabelSelector,
+    Project,
     ServerNames,
     TokenSecret,
     Verbose,
@@ -48,6 +49,7 @@ def snapshots(
     server: ServerArg,
     timezone: Annotated[str, typer.Option(help="Calendar retention counts in.")] = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
 ) -> None:
     """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
@@ -59,7 +61,7 @@ def snapshots(
 
     try:
         check_timezone(timezone)
-        cloud = Cloud(load_settings(token_secret))
+        cloud = Cloud(load_settings(token_secret, project))
         found, rows = list_snapshots(
             cloud, server, RetentionPolicy(), timezone=timezone, now=datetime.now(UTC)
         )
@@ -97,6 +99,7 @@ def restore(
     ] = False,
     boot_wait_minutes: Annotated[float, typer.Option(help="Minutes to wait for it to run.")] = 30,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
@@ -112,6 +115,7 @@ def restore(
         "safety_snapshot": not no_safety_snapshot,
         "boot_wait_minutes": boot_wait_minutes,
         "token_secret": token_secret,
+        "project": project,
     }
     try:
         if in_place and not yes:
@@ -144,7 +148,9 @@ def _refuse_unconfirmed(parameters: dict[str, Any]) -> NoReturn:
         location=parameters["location"],
         safety_snapshot=parameters["safety_snapshot"],
     )
-    plan = plan_restore(Cloud(load_settings(parameters["token_secret"])), request)
+    plan = plan_restore(
+        Cloud(load_settings(parameters["token_secret"], parameters["project"])), request
+    )
     raise ConfigError(f"nothing changed: {plan.destroys()}. Add --yes to do it")
 
 
@@ -159,6 +165,7 @@ def drill(
         bool, typer.Option("--public-ipv4", help="Give throwaway servers a public IPv4.")
     ] = False,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
@@ -176,6 +183,7 @@ def drill(
                 boot_wait_minutes=boot_wait_minutes,
                 public_ipv4=public_ipv4,
                 token_secret=token_secret,
+                project=project,
             )
     except HsnapError as exc:
         _fail(exc)

@@ -12,30 +12,63 @@ from hsnap.cli.common import (
     DryRun,
     Excludes,
     LabelSelector,
+    Project,
     ServerNames,
     TokenSecret,
     Verbose,
     app,
+    check_locally,
     err,
+    exit_code,
     fail,
     out,
     quiet_prefect_console,
 )
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
-from hsnap.settings import DEFAULT_TOKEN_SECRET
+from hsnap.policy import check_timezone
+from hsnap.retention.policy import RetentionPolicy
+from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 
-Count = Annotated[int, typer.Option(min=0)]
+_DEFAULT = RetentionPolicy()
+#: a command's parameters that are not retention options
+_NOT_POLICY = frozenset(
+    {"dry_run", "label_selector", "server", "exclude", "as_json", "verbose", "parameters"}
+)
+# One definition of each retention option: ``hsnap prune`` and ``hsnap plan`` offer the same names
+# and defaults (the policy's own), so a plan shows exactly what the same prune would do.
+KeepLast = Annotated[int, typer.Option(min=0, help="Keep the N newest.")]
+Hourly = Annotated[int, typer.Option(min=0, help="Keep one a hour, N hours.")]
+Daily = Annotated[int, typer.Option(min=0, help="Keep one a day, N days.")]
+Weekly = Annotated[int, typer.Option(min=0, help="Keep one a week, N weeks.")]
+Monthly = Annotated[int, typer.Option(min=0, help="Keep one a month, N months.")]
+Yearly = Annotated[int, typer.Option(min=0, help="Keep one a year, N years.")]
+MinKeep = Annotated[int, typer.Option(min=1, help="Always keep N per server.")]
+MaxDeletions = Annotated[int, typer.Option(min=0, help="Delete at most N per run.")]
+DeleteOrphans = Annotated[
+    bool, typer.Option("--delete-orphans", help="Prune snapshots of deleted servers too.")
+]
+Timezone = Annotated[str, typer.Option(help="Calendar for days/weeks/months.")]
 
 
-def _policy(**counts: Any) -> Any:
-    from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
-
+def _policy(
+    timezone: str, token_secret: str, project: str | None, **options: Any
+) -> RetentionPolicy:
+    """The retention policy from the options, environment checked: before Prefect starts."""
     try:
-        return RetentionPolicy(**counts)
+        check_timezone(timezone)
+        policy = RetentionPolicy(
+            keep_orphans=not options.pop("delete_orphans"),
+            max_deletions=options.pop("max_deletions"),
+            **options,
+        )
+        load_settings(token_secret, project, may_start_prefect=False)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        fail(ConfigError(str(exc)))
+    except ConfigError as exc:
+        fail(exc)
+    return policy
 
 
 def _print_prune(rows: list[dict[str, str]], verdict: str, as_json: bool, data: Any) -> None:
@@ -48,43 +81,36 @@ def _print_prune(rows: list[dict[str, str]], verdict: str, as_json: bool, data: 
 @app.command(rich_help_panel="Retention")
 def prune(
     dry_run: DryRun = False,
-    keep_last: Annotated[int, typer.Option(min=0, help="Keep the N newest.")] = 0,
-    hourly: Annotated[int, typer.Option(min=0, help="Keep one a hour, N hours.")] = 0,
-    daily: Annotated[int, typer.Option(min=0, help="Keep one a day, N days.")] = 7,
-    weekly: Annotated[int, typer.Option(min=0, help="Keep one a week, N weeks.")] = 4,
-    monthly: Annotated[int, typer.Option(min=0, help="Keep one a month, N months.")] = 6,
-    yearly: Annotated[int, typer.Option(min=0, help="Keep one a year, N years.")] = 0,
-    min_keep: Annotated[int, typer.Option(min=1, help="Always keep N per server.")] = 1,
-    max_deletions: Annotated[int, typer.Option(min=0, help="Delete at most N per run.")] = 50,
-    delete_orphans: Annotated[
-        bool, typer.Option("--delete-orphans", help="Prune snapshots of deleted servers too.")
-    ] = False,
-    timezone: Annotated[str, typer.Option(help="Calendar for days/weeks/months.")] = "UTC",
+    keep_last: KeepLast = _DEFAULT.keep_last,
+    hourly: Hourly = _DEFAULT.hourly,
+    daily: Daily = _DEFAULT.daily,
+    weekly: Weekly = _DEFAULT.weekly,
+    monthly: Monthly = _DEFAULT.monthly,
+    yearly: Yearly = _DEFAULT.yearly,
+    min_keep: MinKeep = _DEFAULT.min_keep,
+    max_deletions: MaxDeletions = _DEFAULT.max_deletions or 0,
+    delete_orphans: DeleteOrphans = not _DEFAULT.keep_orphans,
+    timezone: Timezone = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
     """Delete hsnap's old snapshots by a retention policy (never an image hsnap did not make)."""
-    try:
-        policy = _policy(
-            keep_last=keep_last,
-            hourly=hourly,
-            daily=daily,
-            weekly=weekly,
-            monthly=monthly,
-            yearly=yearly,
-            min_keep=min_keep,
-            max_deletions=max_deletions,
-            keep_orphans=not delete_orphans,
-        )
-        from flows.prune_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
+    from flows.prune_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
+    try:
         with quiet_prefect_console(verbose):
             rows = run_locally(
-                retention=policy, timezone=timezone, dry_run=dry_run, token_secret=token_secret
+                retention=policy,
+                timezone=timezone,
+                dry_run=dry_run,
+                token_secret=token_secret,
+                project=project,
             )
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     data = {"pruned": [r.to_dict() for r in rows]}
     _print_prune(reporting.prune_rows(rows), reporting.prune_verdict(rows), as_json, data)
     raise typer.Exit(1 if any(r.result == "failed" for r in rows) else 0)
@@ -95,32 +121,39 @@ def plan(
     label_selector: LabelSelector = None,
     server: ServerNames = None,
     exclude: Excludes = None,
-    daily: Annotated[int, typer.Option(min=0, help="Retention: one a day, N days.")] = 7,
-    weekly: Annotated[int, typer.Option(min=0, help="Retention: one a week, N weeks.")] = 4,
-    monthly: Annotated[int, typer.Option(min=0, help="Retention: one a month, N months.")] = 6,
-    keep_last: Annotated[int, typer.Option(min=0, help="Retention: the N newest.")] = 0,
-    timezone: Annotated[str, typer.Option(help="Calendar for days/weeks/months.")] = "UTC",
+    keep_last: KeepLast = _DEFAULT.keep_last,
+    hourly: Hourly = _DEFAULT.hourly,
+    daily: Daily = _DEFAULT.daily,
+    weekly: Weekly = _DEFAULT.weekly,
+    monthly: Monthly = _DEFAULT.monthly,
+    yearly: Yearly = _DEFAULT.yearly,
+    min_keep: MinKeep = _DEFAULT.min_keep,
+    max_deletions: MaxDeletions = _DEFAULT.max_deletions or 0,
+    delete_orphans: DeleteOrphans = not _DEFAULT.keep_orphans,
+    timezone: Timezone = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
     """What a run would snapshot and then prune, without changing anything (read-only token OK)."""
-    try:
-        policy = _policy(daily=daily, weekly=weekly, monthly=monthly, keep_last=keep_last)
-        from flows.snapshot_servers import run_locally  # noqa: PLC0415
+    parameters = {
+        "label_selector": label_selector,
+        "servers": server,
+        "exclude": exclude,
+        "timezone": timezone,
+        "token_secret": token_secret,
+        "project": project,
+    }
+    check_locally(parameters)
+    policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
+    from flows.snapshot_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
+    try:
         with quiet_prefect_console(verbose):
-            result = run_locally(
-                label_selector=label_selector,
-                servers=server,
-                exclude=exclude,
-                dry_run=True,
-                retention=policy,
-                timezone=timezone,
-                token_secret=token_secret,
-            )
+            result = run_locally(**parameters, dry_run=True, retention=policy)
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from hsnap.checks import check_snapshot_parameters
 from hsnap.cli.common import (
     AsJson,
     Concurrency,
@@ -16,21 +17,26 @@ from hsnap.cli.common import (
     Labels,
     LabelSelector,
     LockWait,
+    Project,
     ServerNames,
     SnapshotWait,
     Template,
     TokenSecret,
     Verbose,
     app,
+    check_locally,
     err,
     execute,
+    exit_code,
     fail,
     out,
     parse_labels,
+    quiet_prefect_console,
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
-from hsnap.settings import DEFAULT_TOKEN_SECRET
+from hsnap.policy import DEFAULT_MAX_CONCURRENCY
+from hsnap.settings import DEFAULT_TOKEN_SECRET, MAX_TIME_SCALE
 
 
 @app.command(rich_help_panel="Snapshots")
@@ -42,10 +48,11 @@ def run(
     as_json: AsJson = False,
     lock_wait_minutes: LockWait = 30.0,
     snapshot_wait_minutes: SnapshotWait = 120.0,
-    max_concurrency: Concurrency = 20,
+    max_concurrency: Concurrency = DEFAULT_MAX_CONCURRENCY,
     description_template: Template = "{server}-{timestamp}",
     label: Labels = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     verbose: Verbose = False,
     consistent: Annotated[
         bool, typer.Option("--consistent", help="Shut each server down first; power it on after.")
@@ -84,6 +91,7 @@ def run(
             "force_poweroff": force_poweroff,
             "shutdown_wait_minutes": shutdown_wait_minutes,
             "poweron_wait_minutes": poweron_wait_minutes,
+            "project": project,
         },
         as_json=as_json,
         verbose=verbose,
@@ -104,13 +112,17 @@ def demo(
 ) -> None:
     """Snapshot a simulated fleet: starts hcloud_sim and runs the same flow against it."""
     from hcloud_sim import ScenarioError, SimulatorServer  # noqa: PLC0415 -- demo only
+    from hcloud_sim.scenarios import load_scenario  # noqa: PLC0415
 
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # the demo runs offline
-    start_prefect()  # before the simulated clock starts, so the demo's locks are still held
-    try:
-        sim = SimulatorServer(scenario, time_scale=time_scale)
-    except (ScenarioError, ValueError) as exc:
+    try:  # all input first: a mistake must not cost a Prefect start
+        check_snapshot_parameters({"lock_wait_minutes": lock_wait_minutes})
+        if time_scale is not None and not 0 < time_scale <= MAX_TIME_SCALE:  # False for NaN
+            raise ConfigError(f"--time-scale {time_scale}: use a number > 0, at most 1e6")
+        fleet = load_scenario(scenario)
+    except (ConfigError, ScenarioError, ValueError) as exc:
         fail(exc)
+    start_prefect()  # before the simulated clock starts, so the demo's locks are still held
+    sim = SimulatorServer(fleet, time_scale=time_scale)
     scale = sim.state.clock.scale
     token = sim.state.scenario.projects[0].tokens[0].token
     os.environ.update(HCLOUD_ENDPOINT=sim.url, HCLOUD_TOKEN=token, HSNAP_TIME_SCALE=f"{scale:g}")
@@ -131,19 +143,20 @@ def demo(
 def status(
     server: Annotated[str, typer.Argument(help="Server name.")],
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
 ) -> None:
     """Say whether a server is locked, and by which running actions."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.settings import load_settings  # noqa: PLC0415
 
     try:
-        cloud = Cloud(load_settings(token_secret))
+        cloud = Cloud(load_settings(token_secret, project, may_start_prefect=False))
         found = cloud.find_server(server)
         if found is None:
             raise ConfigError(f"no server named {server!r} in this project")
         holders = cloud.running_actions(found.id)
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     if not holders:
         out.print(f"{found.name} (id {found.id}, {found.status}): not locked")
         return
@@ -155,15 +168,19 @@ def status(
 @app.command(rich_help_panel="Snapshots")
 def recover(
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
+    project: Project = None,
     as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Power on servers an interrupted run left off; delete drill servers a killed drill left."""
+    check_locally({"token_secret": token_secret, "project": project})
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     try:
-        results = run_locally(token_secret=token_secret)
+        with quiet_prefect_console(verbose):
+            results = run_locally(token_secret=token_secret, project=project)
     except HsnapError as exc:
-        fail(exc)
+        fail(exc, code=exit_code(exc))
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in results], indent=2))
     elif not results:

@@ -130,6 +130,34 @@ class Cloud:
         )
         return [_server_ref(s) for s in found]
 
+    def count_servers(self) -> int:
+        """How many servers the project has, in one read (the list's first page of one)."""
+        page = self._call(
+            "counting servers", lambda: self._client.servers.get_list(page=1, per_page=1)
+        )
+        pagination = page.meta.pagination if page.meta else None
+        if pagination is None or pagination.total_entries is None:
+            return len(page.servers)
+        return pagination.total_entries
+
+    def can_write(self) -> bool | None:
+        """Whether the token may write, found out without changing anything; None if unclear.
+
+        Sends an empty update of image 0. Ids start at 1, so the image does not exist, and an
+        empty update would change nothing anyway: a Read & Write token gets ``404 not_found``, a
+        read-only one ``401 token_readonly`` (the API refuses every non-GET request of such a
+        token before looking at the resource). Any other answer says nothing: None.
+        """
+        try:
+            self._call(
+                "probing write access",
+                lambda: self._client.request("PUT", "/images/0", json={}),
+                read=False,
+            )
+        except HsnapError as exc:
+            return {"not_found": True, "token_readonly": False}.get(exc.code)
+        return None  # an answer to a write that should not exist: do not guess
+
     def get_server(self, server_id: int) -> ServerRef:
         bound = self._call(f"server {server_id}", lambda: self._client.servers.get_by_id(server_id))
         return _server_ref(bound)
@@ -304,6 +332,8 @@ def translate(exc: hcloud.APIException, what: str) -> HsnapError:
     if code == "not_found":
         return GoneError(f"{what}: not found (deleted?)", code="not_found")
     advice = _ADVICE.get(code)
+    if code in ("unauthorized", "token_readonly"):  # the API's wording would say it all again
+        return PermanentError(f"{what}: {advice} ({code})", code=code)
     text = f"{what}: {advice} ({message})" if advice else f"{what}: {message} ({code})"
     return PermanentError(text, code=code)
 

@@ -80,6 +80,31 @@ def ensure_token_secret(token: str, name: str) -> SetupStep:
     return SetupStep("token", True, f"{verb} Secret block {name!r}")
 
 
+def ensure_projects() -> SetupStep:
+    """The HetznerProject block type is registered; every project has its one-run limit.
+
+    The single-token paths (HCLOUD_TOKEN, the Secret block) report as project ``default``.
+    """
+    from prefect.client.orchestration import get_client  # noqa: PLC0415
+    from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
+
+    from hsnap.projects.block import BLOCK_TYPE_SLUG, HetznerProject  # noqa: PLC0415
+    from hsnap.projects.limits import ensure_project_limit  # noqa: PLC0415
+    from hsnap.projects.registry import project_names  # noqa: PLC0415
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_block_type_by_slug(BLOCK_TYPE_SLUG)
+            registered = False
+        except ObjectNotFound:
+            registered = True
+    HetznerProject.register_type_and_schema()  # also refreshes the schema after an upgrade
+    names = ["default", *project_names()]
+    created = [name for name in names if ensure_project_limit(name)]
+    detail = f"block type Hetzner Project; one-run limits for {', '.join(names)}"
+    return SetupStep("projects", registered or bool(created), detail)
+
+
 def deploy(project_dir: Path) -> SetupStep:
     """``prefect deploy --all`` from ``project_dir`` (deployments are updated in place)."""
     if not (project_dir / "prefect.yaml").is_file():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hsnap.errors import ConfigError
+from hsnap.snapshot.report import COLUMNS
 
 DEFAULT_DEPLOYMENT = "snapshot-servers/on-demand"
 REPORT_KEY = "snapshot-report"
@@ -94,8 +95,8 @@ def trigger_snapshot(
     )
 
 
-def report_rows(flow_run_id: str) -> list[dict[str, str]]:
-    """The ``snapshot-report`` table artifact of a flow run (empty if it has none)."""
+def report_rows(flow_run_id: str, key: str = REPORT_KEY) -> list[dict[str, str]]:
+    """The table artifact ``key`` (default ``snapshot-report``) of a flow run; empty if none."""
     from uuid import UUID  # noqa: PLC0415
 
     from prefect.client.orchestration import get_client  # noqa: PLC0415
@@ -107,7 +108,7 @@ def report_rows(flow_run_id: str) -> list[dict[str, str]]:
 
     artifact_filter = ArtifactFilter(
         flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]),
-        key=ArtifactFilterKey(any_=[REPORT_KEY]),
+        key=ArtifactFilterKey(any_=[key]),
     )
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=artifact_filter)
@@ -115,4 +116,7 @@ def report_rows(flow_run_id: str) -> list[dict[str, str]]:
         return []
     data = artifacts[-1].data
     table = json.loads(data) if isinstance(data, str) else data
-    return [dict(row) for row in table] if isinstance(table, list) else []
+    if not isinstance(table, list):
+        return []
+    # the artifact leaves out columns empty in every row: give every row every column again
+    return [{**dict.fromkeys(COLUMNS, ""), **row} for row in table]

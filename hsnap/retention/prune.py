@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from hsnap.cloud.client import Cloud
-from hsnap.errors import GoneError, HsnapError
+from hsnap.errors import CREDENTIAL_CODES, GoneError, HsnapError
 from hsnap.models import ImageRef, PruneResult, PruneRow
 from hsnap.policy import MANAGED_BY, MANAGED_BY_VALUE, SERVER_ID_LABEL
 from hsnap.retention.policy import RetentionPolicy, SnapshotFacts, plan_retention
@@ -81,7 +81,11 @@ def plan_prune(
 
 
 def execute(cloud: Cloud, rows: list[PruneRow], *, dry_run: bool) -> list[PruneRow]:
-    """Carry out a plan: delete what it says (unless ``dry_run``); returns rows with results."""
+    """Carry out a plan: delete what it says (unless ``dry_run``); returns rows with results.
+
+    Raises the first refusal of the credentials (a read-only or invalid token): every other
+    delete would be refused alike, so it stops there and says what to do once.
+    """
     done: list[PruneRow] = []
     for row in rows:
         if row.action == "keep":
@@ -109,6 +113,8 @@ def _delete(cloud: Cloud, row: PruneRow) -> PruneRow:
     except GoneError:
         return _with(row, "skipped", "already gone")
     except HsnapError as exc:
+        if exc.code in CREDENTIAL_CODES:
+            raise
         log.error("image %s (%s): delete failed: %s", row.image_id, row.server, exc)  # noqa: TRY400 -- the message is the report
         return _with(row, "failed", str(exc))
     log.info("image %s (%s, %s): deleted (%s)", row.image_id, row.server, row.created, row.reason)

@@ -186,3 +186,15 @@ def _left_off(
     elif row.error:
         error = f"{row.error} / {error}"
     return replace(row, status="left-off", error_code="left_off", error=error, running_again=False)
+
+
+def unchecked(error: str) -> SnapshotOutcome:
+    """The row that fails a run whose after-run power check could not be made."""
+    return SnapshotOutcome(
+        server="(power check)",
+        server_id=None,
+        status="failed",
+        attempts=0,
+        error_code="power_check",
+        error=f"could not check that every server hsnap shut down runs again: {error}",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hsnap.errors import CREDENTIAL_CODES
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
 
 COLUMNS = (
@@ -47,6 +48,24 @@ def rows(report: RunReport) -> list[dict[str, str]]:
     return [row(o) for o in report.outcomes]
 
 
+def shown_columns(
+    table: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS
+) -> tuple[str, ...]:
+    """The columns worth showing: the first always, the others unless empty in every row.
+
+    The CLI's tables and the ``snapshot-report`` artifact both use it, so e.g. the consistent-mode
+    columns of a plain run do not push ``error`` out of view.
+    """
+    return tuple(c for i, c in enumerate(columns) if i == 0 or any(r.get(c) for r in table))
+
+
+def artifact_rows(report: RunReport) -> list[dict[str, str]]:
+    """The report's rows with only the columns worth showing (the ``snapshot-report`` table)."""
+    table = rows(report)
+    shown = shown_columns(table)
+    return [{c: r[c] for c in shown} for r in table]
+
+
 def verdict(report: RunReport) -> str:
     total = len(report.outcomes)
     if total == 0:
@@ -86,10 +105,6 @@ def markdown(report: RunReport, cost: str | None = None) -> str:
         lines += [f"{cost}.", ""]
     lines.append(f"Flow run `{report.flow_run_id}`.")
     return "\n".join(lines)
-
-
-#: error codes that mean the credentials, not the servers, are the problem
-CREDENTIAL_CODES = frozenset({"unauthorized", "token_readonly", "forbidden"})
 
 
 def exit_code(report: RunReport) -> int:

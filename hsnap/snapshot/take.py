@@ -99,8 +99,10 @@ def take_snapshot(
         drop_extras(run, plan.run_id, done, since, plan.snapshot_timeout_s)
     outcome = _outcome(run, plan, attempt, done=done, error=error, guard=guard)
     if outcome.status != "succeeded":
-        run.log.error("%s (id %s): %s", run.name, plan.server.id, outcome.error)
         transient = error is not None and error.transient and outcome.status == "failed"
+        # a transient failure is retried (Prefect logs at error level if the retries run out)
+        level = logging.WARNING if transient else logging.ERROR
+        run.log.log(level, "%s (id %s): %s", run.name, plan.server.id, outcome.error)
         emit(ProgressEvent(run.name, "retrying" if transient else "failed", outcome.error or ""))
         raise SnapshotError(outcome, transient)
     assert done is not None

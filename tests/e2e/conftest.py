@@ -99,19 +99,26 @@ class Stack:
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 300) -> Any:
         """An hsnap command against this stack, as a user would run it."""
-        return subprocess.run(
-            [sys.executable, "-m", "hsnap.cli", *args],
-            input=stdin,
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_hsnap(self.env, *args, stdin=stdin, timeout=timeout)
 
 
-def _base_env(home: Path) -> dict[str, str]:
+def run_hsnap(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """An hsnap command in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "hsnap.cli", *args],
+        input=stdin,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def base_env(home: Path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HCLOUD_", "HSNAP_"))
     }
@@ -139,34 +146,15 @@ def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterat
 
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    env = _base_env(home)
+    env = base_env(home)
     logs = home / "logs"
     logs.mkdir()
     started: list[subprocess.Popen[Any]] = []
     sim = SimulatorServer("demo", time_scale=SCALE).start()
     webhook = WebhookReceiver()
     try:
-        with (logs / "server.log").open("w") as server_log:
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    stdout=server_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        wait_until(lambda: _healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
+        started.append(start_prefect_server(env, port, logs / "server.log"))
+        wait_until(lambda: healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
         env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
         env["HSNAP_NOTIFY_WEBHOOK"] = webhook.url
         env.update(setup_env or {})
@@ -174,27 +162,7 @@ def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterat
         setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
         assert setup.returncode == 0, setup.stdout + setup.stderr
         stack.first_setup = setup  # type: ignore[attr-defined]
-        with (logs / "worker.log").open("w") as worker_log:
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "worker",
-                        "start",
-                        "--pool",
-                        "hsnap",
-                        "--name",
-                        "e2e-worker",
-                    ],
-                    env=env,
-                    cwd=REPO,
-                    stdout=worker_log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        started.append(start_worker(env, "e2e-worker", logs / "worker.log"))
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             yield stack
     finally:
@@ -204,7 +172,36 @@ def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterat
         webhook.stop()
 
 
-def _healthy(api_url: str) -> bool:
+def start_prefect_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[Any]:
+    """``prefect server start`` on 127.0.0.1:``port`` in its own session (see ``stop``)."""
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*argv, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_worker(
+    env: dict[str, str], name: str, log: Path, *extra: str, pool: str = "hsnap"
+) -> subprocess.Popen[Any]:
+    """A process worker on ``pool`` in its own session: its flow runs die with it on killpg."""
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", name]
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*argv, *extra],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def healthy(api_url: str) -> bool:
     try:
         return requests.get(f"{api_url}/health", timeout=2).ok
     except requests.RequestException:

@@ -63,7 +63,8 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    assert len(lines) == 6  # work pool, token, deployments, failed run, missed run, stale server
+    # work pool, token, projects, deployments, crash watch, failed run, missed run, stale server
+    assert len(lines) == 8
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],

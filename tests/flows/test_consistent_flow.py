@@ -31,6 +31,7 @@ from hsnap.cli import app
 from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.events import ProgressEvent
 from hsnap.policy import CONSISTENT_LABEL, RESTART_LABEL
+from hsnap.projects.limits import free_project_slot
 from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of, logs_of, task_runs_of
 from tests.flows.test_snapshot_flow import flow_run_id, report_of, rows
 from tests.hsnap.test_consistent import (
@@ -285,6 +286,9 @@ def test_sigkill_while_off_is_recovered_by_the_next_run(hsnap_env: HsnapEnv) -> 
         state = client.read_flow_run(UUID(killed_run)).state
     assert state is not None
     assert state.is_running()  # what Prefect still believes: nobody reported the kill
+    # a real server's repossessor reclaims the killed run's project slot when its lease ends;
+    # the test harness runs none
+    free_project_slot("default")
     # the killed run's snapshot goes on at Hetzner, and ends; nobody powers the server on
     sim.state.finish_action(running_action(sim, "create_image"))
     assert truth(sim)["srv-1"]["status"] == "off"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hsnap.errors import ConfigError
 from hsnap.models import RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import (
+    DESCRIPTION_MAX,
     check_extra_labels,
     check_selector,
     check_template,
@@ -70,6 +71,42 @@ def test_bad_templates_are_refused_with_the_known_placeholders(template: str) ->
     with pytest.raises(ConfigError) as info:
         check_template(template)
     assert template in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{server!r:>99999999}", "without a conversion"),  # sent 99,999,999 characters before
+        ("{server:>{server_id}}", "without a conversion"),
+        ("{server:{foo}}", "without a conversion"),
+        ("{date:%d}", "without a conversion"),
+        ("{server_id:s}", "without a conversion"),
+        ("{server!z}", "without a conversion"),
+        ("{server:>100000000000000000000}", "without a conversion"),
+        ("{server!s}", "without a conversion"),
+        ("{server[0]}", "known placeholders"),
+        ("{server.name}", "known placeholders"),
+        ("{}", "known placeholders"),
+        ("}", "Single '}'"),
+        ("{run}" * 8, f"Hetzner allows {DESCRIPTION_MAX}"),
+        ("x" * (DESCRIPTION_MAX + 1), f"Hetzner allows {DESCRIPTION_MAX}"),
+    ],
+)
+def test_templates_take_plain_placeholders_only(template: str, why: str) -> None:
+    with pytest.raises(ConfigError, match="description template") as info:
+        check_template(template)
+    assert why in str(info.value)
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 200, "one short line"
+
+
+@pytest.mark.parametrize(
+    "template", ["{server}-{timestamp}", "{{literal}} {server_id} {date} {time} {run}", "x" * 255]
+)
+def test_plain_templates_are_accepted_and_fit_the_limit(template: str) -> None:
+    check_template(template)
+    longest = ServerRef(2**63 - 1, "n" * 63, "running")
+    assert len(describe(template, longest, datetime.now(UTC), "r" * 36)) <= DESCRIPTION_MAX
 
 
 @pytest.mark.parametrize("selector", ["env=", "env in (a", "a b", "=x", "env==x==y", "!"])

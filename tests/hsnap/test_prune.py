@@ -17,6 +17,7 @@ from hcloud.images import Image
 
 from hcloud_sim import SimulatorServer
 from hsnap.cloud.client import Cloud
+from hsnap.errors import PermanentError
 from hsnap.models import PruneRow
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.retention.prune import execute, plan_prune
@@ -228,19 +229,18 @@ def test_dry_run_with_a_read_only_token_deletes_nothing(sim: SimulatorServer) ->
     assert deletes(sim) == 0
 
 
-def test_a_real_run_with_a_read_only_token_fails_each_delete_and_deletes_nothing(
+def test_a_real_run_with_a_read_only_token_stops_at_the_first_refused_delete(
     sim: SimulatorServer,
 ) -> None:
     readonly = connect(sim, "sim-readonly")
     before = survivors(sim)
+    plan = plan_prune(readonly, BARE, now=now_of(sim), timezone="UTC")
 
-    rows = execute(
-        readonly, plan_prune(readonly, BARE, now=now_of(sim), timezone="UTC"), dry_run=False
-    )
+    with pytest.raises(PermanentError, match="Read & Write") as info:
+        execute(readonly, plan, dry_run=False)
 
-    failed = [r for r in rows if r.result == "failed"]
-    assert {r.description for r in failed} == BARE_DELETES
-    assert all("Read & Write" in (r.error or "") for r in failed), failed[0].error
+    assert info.value.code == "token_readonly"
+    assert deletes(sim) == 1, "every other delete would be refused alike"
     assert survivors(sim) == before
 
 

@@ -126,9 +126,11 @@ def test_lock_released_mid_wait(make_sim: SimFactory, caplog: pytest.LogCaptureF
 
 
 def test_lock_that_never_releases_fails_with_lock_timeout(make_sim: SimFactory) -> None:
-    sim = make_sim(world(), time_scale=SCALE)
+    # a tenth of the usual speed: the 90 s deadline lasts 1.5 real seconds, so a busy machine's
+    # scheduling hiccup cannot eat a large part of the measured wait
+    sim = make_sim(world(), time_scale=SCALE / 10)
     holder = sim.state.lock_server(APP_1, command="change_server_type", duration=None)
-    error = fails(connect(sim), plan_for(lock_timeout_s=90))
+    error = fails(connect(sim, scale=SCALE / 10), plan_for(lock_timeout_s=90))
 
     outcome = error.outcome
     assert outcome.error_code == "lock_timeout"

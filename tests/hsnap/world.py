@@ -82,3 +82,31 @@ def on_phase(phase: Phase, action: Callable[[ProgressEvent], object]) -> Iterato
     with on_event(lambda e: e.phase == phase, action) as seen:
         yield phases
         phases.extend(e.phase for e in seen)
+
+
+def projects_world(*names: str, servers: int = 2, snapshot_s: float = 60) -> dict[str, Any]:
+    """Several projects, each with tokens ``<name>-rw`` and ``<name>-ro`` (read-only) and
+    servers ``<name>-1`` .. ``<name>-<servers>`` labelled ``env=prod`` (the last one ``env=dev``).
+    """
+    return {
+        "name": "projects",
+        "projects": [
+            {
+                "name": name,
+                "tokens": [{"token": f"{name}-rw"}, {"token": f"{name}-ro", "readonly": True}],
+                "action_durations": {"create_image": snapshot_s},
+                "servers": [
+                    {"name": f"{name}-{i}", "labels": {"env": "dev" if i == servers else "prod"}}
+                    for i in range(1, servers + 1)
+                ],
+            }
+            for name in names
+        ],
+    }
+
+
+def project_images(sim: SimulatorServer, project: str) -> list[dict[str, Any]]:
+    """The images made through the API in one project (ground truth)."""
+    truth = sim.state.ground_truth(project)
+    made = set(truth["created_images"])
+    return [i for i in truth["images"] if i["id"] in made]
