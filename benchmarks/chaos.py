@@ -25,11 +25,13 @@ any invariant was violated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +52,7 @@ OPTIONS = {  # minutes, as the CLI takes them
     "--shutdown-wait-minutes": 5,
     "--poweron-wait-minutes": 10,
 }
+_BLOCKS = threading.Lock()
 #: real seconds a run may spend outside simulated waits (Python and Prefect start, task overhead)
 FIXED_OVERHEAD_S = 90.0
 
@@ -77,13 +80,16 @@ def run_trial(trial: Trial, prefect_url: str, scale: float) -> Result:
     result = Result(trial)
     with SimulatorServer(trial.scenario, time_scale=scale) as sim:
         running = {s["id"] for s in sim.state.ground_truth()["servers"] if s["status"] == "running"}
-        env = _env(sim.url, prefect_url, scale)
+        project = _project(trial, sim.url)
+        env = _env(prefect_url, scale)
         if trial.kill_after_s is not None:
-            killed = _run_cli(trial, env, scale, kill_after_s=trial.kill_after_s)
+            killed = _run_cli(trial, env, scale, project, kill_after_s=trial.kill_after_s)
             result.runs.append(killed)
             _check_run(result, killed, sim, running)
+            if killed.killed:
+                _free_slot(project)
         present = {s["id"] for s in sim.state.ground_truth()["servers"]}
-        final = _run_cli(trial, env, scale, kill_after_s=None)
+        final = _run_cli(trial, env, scale, project, kill_after_s=None)
         result.runs.append(final)
         _check_run(result, final, sim, running)
         _check_trial(result, final, sim, present)
@@ -92,7 +98,27 @@ def run_trial(trial: Trial, prefect_url: str, scale: float) -> Result:
     return result
 
 
-def _env(endpoint: str, prefect_url: str, scale: float) -> dict[str, str]:
+def _project(trial: Trial, endpoint: str) -> str:
+    """A Hetzner project (block) per trial: each has its own run slot, as separate projects do."""
+    from hsnap.projects.block import HetznerProject  # noqa: PLC0415 -- needs the Prefect API
+
+    name = f"chaos-{trial.seed}-{trial.index}"
+    with _BLOCKS:  # the first save registers the block type: two at once would both try
+        HetznerProject(token="sim-token", endpoint=endpoint).save(name, overwrite=True)
+    return name
+
+
+def _free_slot(project: str) -> None:
+    """What an operator does for a killed run's slot (README), instead of waiting out its lease."""
+    from prefect.exceptions import ObjectNotFound  # noqa: PLC0415 -- Prefect loads slowly
+
+    from hsnap.projects.limits import free_project_slot  # noqa: PLC0415 -- needs the Prefect API
+
+    with contextlib.suppress(ObjectNotFound):  # killed before its run made the limit: no slot
+        free_project_slot(project)
+
+
+def _env(prefect_url: str, scale: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HCLOUD_", "HSNAP_"))}
     return {
         **env,
@@ -101,8 +127,6 @@ def _env(endpoint: str, prefect_url: str, scale: float) -> dict[str, str]:
         # the runs' logs stay on their own stderr (checked for tracebacks); shipping them to the
         # one shared Prefect server too only slows the soak down
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
-        "HCLOUD_ENDPOINT": endpoint,
-        "HCLOUD_TOKEN": "sim-token",
         "HSNAP_TIME_SCALE": f"{scale:g}",
         "HSNAP_HTTP_TIMEOUT": f"{HTTP_TIMEOUT_S:g}",
         "COLUMNS": "200",
@@ -130,8 +154,10 @@ def deadline_s(scale: float) -> float:
     return api / scale + FIXED_OVERHEAD_S
 
 
-def _run_cli(trial: Trial, env: dict[str, str], scale: float, kill_after_s: float | None) -> Run:
-    args = [sys.executable, "-m", "hsnap.cli", "run", "--json"]
+def _run_cli(
+    trial: Trial, env: dict[str, str], scale: float, project: str, kill_after_s: float | None
+) -> Run:
+    args = [sys.executable, "-m", "hsnap.cli", "run", "--json", "--project", project]
     args += [part for name, value in OPTIONS.items() for part in (name, str(value))]
     if trial.consistent:
         args.append("--consistent")

@@ -10,7 +10,6 @@ release (see README).
 
 from __future__ import annotations
 
-import pytest
 from prefect.settings import PREFECT_API_URL
 
 from benchmarks.chaos import figures, soak
@@ -25,12 +24,6 @@ SEED = 20261201
 MAX_SERVERS = 20
 
 
-@pytest.mark.skip(
-    reason="since main's per-project run slot (hsnap/projects/limits.py), the soak's parallel "
-    "trials all queue on project 'default' of the one Prefect server, and a SIGKILLed run keeps "
-    "its slot, so the next run waits past its deadline: the soak needs a project (or a Prefect "
-    "home) per trial before it can run again; it passed 20/20 before that merge"
-)
 def test_short_chaos_soak_keeps_every_invariant(prefect_harness: None) -> None:
     del prefect_harness
     results = soak(TRIALS, SEED, str(PREFECT_API_URL.value()), jobs=4, max_servers=MAX_SERVERS)
