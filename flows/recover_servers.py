@@ -11,7 +11,7 @@ from prefect.states import Completed, Failed
 from flows.local_run import refuse, run_and_read
 from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from hsnap.snapshot.power import Recovery
+from hsnap.snapshot.recovery import Recovery
 from tasks.recover import recover_servers as recover_task
 from tasks.restore import clean_drill_leftovers
 

@@ -38,6 +38,7 @@ from hsnap.projects.limits import project_slot
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+from hsnap.snapshot.recovery import still_off, unchecked
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from tasks.audit import snapshot_cost
 from tasks.prune import prune
@@ -147,6 +148,7 @@ def snapshot_servers(
         else:
             task = snapshot_server.with_options(retry_delay_seconds=scaled)
             outcomes = _snapshot_all(task, plans, source, max_concurrency, settings.project)
+            outcomes = _check_power(outcomes, source)
         pruned: list[PruneRow] = []
         prune_error: str | None = None
         if retention is not None:
@@ -178,6 +180,23 @@ def _prune_succeeded(
     except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
         get_run_logger().error("retention failed: %s", exc)
         return [], f"{type(exc).__name__}: {exc}"
+
+
+def _check_power(
+    outcomes: list[SnapshotOutcome], source: tuple[str, str | None]
+) -> list[SnapshotOutcome]:
+    """Never end well while a server this run or an earlier one shut down is still off.
+
+    Marked servers that do not run are brought back (waiting for a guest still going down, or
+    for a killed run's snapshot to end); those that cannot be fail the run, named.
+    """
+    known = sorted(o.server_id for o in outcomes if o.status == "left-off" and o.server_id)
+    try:
+        results = recover_servers(*source, after_run=True, skip=known)
+    except Exception as exc:  # noqa: BLE001 -- the snapshots exist: still publish their report
+        get_run_logger().error("could not check that every server runs again: %s", exc)
+        return [*outcomes, unchecked(str(exc))]
+    return still_off(outcomes, results)
 
 
 def _snapshot_all(

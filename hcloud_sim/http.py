@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import socket
+import sys
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +47,12 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.sim = sim
         self.gate = gate if gate is not None else ControlGate()
         super().__init__(address, SimRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on a slow answer (its timeout) is not the simulator's error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # broken pipe, reset by peer
+            return
+        super().handle_error(request, client_address)
 
 
 class SimRequestHandler(BaseHTTPRequestHandler):

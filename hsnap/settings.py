@@ -78,12 +78,18 @@ def load_settings(
             )
         from hsnap.projects.block import project_settings  # noqa: PLC0415 -- imports Prefect
 
-        return project_settings(project, time_scale())
+        settings = project_settings(project, time_scale())
+        return settings.model_copy(update={"http_timeout": http_timeout()})
     endpoint = os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
     check_endpoint(endpoint)
     scale = time_scale()
     token = os.environ.get("HCLOUD_TOKEN") or _token_from_block(token_secret, may_start_prefect)
-    return Settings(token=SecretStr(token.strip()), endpoint=endpoint, time_scale=scale)
+    return Settings(
+        token=SecretStr(token.strip()),
+        endpoint=endpoint,
+        time_scale=scale,
+        http_timeout=http_timeout(),
+    )
 
 
 def time_scale() -> float:
@@ -99,6 +105,18 @@ def time_scale() -> float:
             "(1 for the real API; the simulator's --time-scale for hcloud-sim)"
         )
     return scale
+
+
+def http_timeout() -> float:
+    """``HSNAP_HTTP_TIMEOUT``: real seconds per HTTP request (30); short for chaos tests."""
+    text = os.environ.get("HSNAP_HTTP_TIMEOUT") or "30"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= 3600):
+        raise ConfigError(f"HSNAP_HTTP_TIMEOUT={text!r}: use a number of seconds > 0, at most 3600")
+    return seconds
 
 
 def _token_from_block(name: str | None, may_start_prefect: bool) -> str:

@@ -15,7 +15,7 @@ from hsnap.cloud.waiting import ServerRun
 from hsnap.models import ServerRef
 from hsnap.policy import RESTART_LABEL
 from hsnap.settings import load_settings
-from hsnap.snapshot.power import Recovery, recover
+from hsnap.snapshot.recovery import Recovery, recover
 from tasks.retry import retry_if_transient
 
 POWER_ON_TIMEOUT_S = 3600.0
@@ -40,17 +40,32 @@ def run_is_active(run_id: str) -> bool:
     retry_delay_seconds=10,
     retry_condition_fn=retry_if_transient,
 )
-def recover_servers(token_secret: str | None, project: str | None = None) -> list[Recovery]:
-    """Find servers marked ``hsnap/restart`` by a run that is no longer active and power them on."""
+def recover_servers(
+    token_secret: str | None,
+    project: str | None = None,
+    after_run: bool = False,
+    skip: list[int] | None = None,
+) -> list[Recovery]:
+    """Find servers marked ``hsnap/restart`` by a run that is no longer active and power them on.
+
+    Args:
+        after_run: the check at the end of a snapshot run: only marked servers that do not run
+            (a running one keeps its mark: its guest got a shutdown it may still act on).
+        skip: ids of servers already reported left off (no second hour of trying).
+    """
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret, project))
+    settings = load_settings(token_secret, project)
+    cloud = Cloud(settings)
     marked = cloud.list_servers(RESTART_LABEL)
+    if after_run:
+        marked = [s for s in marked if s.status != "running" and s.id not in (skip or [])]
     if not marked:
         return []
-    log.warning("%d server(s) still marked for restart by an earlier run", len(marked))
+    log.warning("%d server(s) still marked for restart by a run", len(marked))
 
     def server_run(server: ServerRef) -> ServerRun:
-        return ServerRun(cloud, server, log)
+        # one client per thread: recovery handles every server at once
+        return ServerRun(Cloud(settings, cloud.clock), server, log)
 
     results = recover(server_run, marked, run_is_active, POWER_ON_TIMEOUT_S)
     for r in results:

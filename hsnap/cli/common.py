@@ -220,6 +220,8 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
         fail(exc)
     except HsnapError as exc:  # the run stopped before it could report on any server
         fail(exc, code=exit_code(exc))
+    except Exception as exc:  # noqa: BLE001 -- e.g. Prefect's API failing under load: one line
+        fail(RuntimeError(f"the run stopped unexpectedly: {type(exc).__name__}: {exc}"), code=1)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -8,9 +8,7 @@ stays, and the next run (or ``hsnap recover``) finds the server and powers it on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from hsnap.clock import Deadline
 from hsnap.cloud.waiting import (
@@ -51,13 +49,22 @@ class PowerGuard:
     def shut_down_server(self) -> None:
         """Mark, then ACPI shutdown and wait for ``off``; force it off only if allowed."""
         cloud, server_id = self.run.cloud, self.run.server.id
-        server = cloud.get_server(server_id)
-        if server.status != "running":
+        server = self._settled(cloud.get_server(server_id))
+        earlier = server.labels.get(RESTART_LABEL)
+        if server.status != "running" and earlier is None:
             self.run.say("creating", "server is %s: snapshotting it as it is", server.status)
             return
-        self.was_running = True
+        self.was_running = True  # a mark says an earlier run shut it down: it was running
         cloud.set_labels(server_id, {**server.labels, RESTART_LABEL: self.run_id})
-        self._send("shutdown", Deadline(cloud.clock, self.lock_timeout_s))
+        if server.status == "running":
+            self._send("shutdown", Deadline(cloud.clock, self.lock_timeout_s))
+        else:
+            self.run.say(
+                "stopping",
+                "left %s by run %s: taking it over (powered on after the snapshot)",
+                server.status,
+                earlier,
+            )
         self.shut_down = True
         if self._wait_status("off", self.shutdown_timeout_s):
             return
@@ -73,6 +80,16 @@ class PowerGuard:
         self._send("poweroff", Deadline(cloud.clock, self.lock_timeout_s))
         if not self._wait_status("off", self.shutdown_timeout_s):
             raise PermanentError("still not off after a forced power off", code="poweroff_timeout")
+
+    def _settled(self, server: ServerRef) -> ServerRef:
+        """The server once it is running or off (an earlier run's shutdown may be under way)."""
+        deadline = Deadline(self.run.cloud.clock, self.shutdown_timeout_s)
+        interval = FIRST_POLL_S
+        while server.status not in ("running", "off") and not deadline.expired():
+            deadline.sleep(interval)
+            interval = min(interval * 1.5, MAX_POLL_S)
+            server = self.run.cloud.get_server(server.id)
+        return server
 
     def _send(self, verb: str, deadline: Deadline) -> None:
         cloud, server_id = self.run.cloud, self.run.server.id
@@ -158,12 +175,14 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
     cloud, server_id = run.cloud, run.server.id
     interval = FIRST_POLL_S
     last_error: HsnapError | None = None
+    halted = False  # seen off: the guest acted on any shutdown it got, the mark can go
     while True:
         try:
             server = cloud.get_server(server_id)
             if server.status == "running":
                 break
             if server.status == "off":
+                halted = True
                 action = start_unlocked(
                     run,
                     deadline,
@@ -188,7 +207,7 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
         deadline.sleep(interval)
         interval = min(interval * 1.5, MAX_POLL_S)
     run.say("creating", "server is running again")
-    if keep_mark:
+    if keep_mark and not halted:
         run.log.warning(
             "%s (id %s): the guest got the ACPI shutdown but was never seen off; keeping the "
             "%s label so that a later run (or hsnap recover) powers it on if it stops late",
@@ -200,82 +219,3 @@ def power_on(run: ServerRun, deadline: Deadline, *, keep_mark: bool = False) -> 
     labels = cloud.get_server(server_id).labels
     if RESTART_LABEL in labels:
         cloud.set_labels(server_id, {k: v for k, v in labels.items() if k != RESTART_LABEL})
-
-
-RecoveryResult = Literal["restarted", "unmarked", "skipped", "failed", "gone", "deleted"]
-#: how long a server must stay off, unlocked and marked by a run Prefect still shows as active
-#: before recovery takes it over: a live run is never idle that long with its server off (it
-#: snapshots or powers on), while a killed local process never reports its end to Prefect
-ABANDONED_AFTER_S = 180.0
-
-
-@dataclass(frozen=True)
-class Recovery:
-    server: str
-    server_id: int
-    run_id: str
-    result: RecoveryResult
-    detail: str = ""
-
-
-def recover(
-    cloud_run: Callable[[ServerRef], ServerRun],
-    marked: list[ServerRef],
-    is_active: Callable[[str], bool],
-    timeout_s: float,
-) -> list[Recovery]:
-    """Power on (and unmark) servers an interrupted run left marked; skip runs still going."""
-    results: list[Recovery] = []
-    for server in marked:
-        run_id = server.labels.get(RESTART_LABEL, "")
-        run = cloud_run(server)
-        if is_active(run_id) and not _abandoned(run, run_id):
-            results.append(Recovery(server.name, server.id, run_id, "skipped", "its run is active"))
-            continue
-        was = server.status
-        run.log.warning(
-            "%s (id %s): marked for restart by run %s and %s: restoring power",
-            server.name,
-            server.id,
-            run_id,
-            was,
-        )
-        try:
-            power_on(run, Deadline(run.cloud.clock, timeout_s))
-        except GoneError:
-            results.append(Recovery(server.name, server.id, run_id, "gone"))
-            continue
-        except HsnapError as exc:
-            results.append(Recovery(server.name, server.id, run_id, "failed", str(exc)))
-            continue
-        result: RecoveryResult = "unmarked" if was == "running" else "restarted"
-        results.append(Recovery(server.name, server.id, run_id, result, f"was {was}"))
-    return results
-
-
-def _abandoned(run: ServerRun, run_id: str) -> bool:
-    """True if the server stays off, unlocked and marked by ``run_id`` for ABANDONED_AFTER_S."""
-    cloud, server_id = run.cloud, run.server.id
-    deadline = Deadline(cloud.clock, ABANDONED_AFTER_S)
-    interval = FIRST_POLL_S
-    try:
-        while True:
-            server = cloud.get_server(server_id)
-            if server.status != "off" or server.labels.get(RESTART_LABEL) != run_id:
-                return False
-            if cloud.running_actions(server_id):
-                return False
-            if deadline.expired():
-                run.log.warning(
-                    "%s (id %s): run %s still shows as active but left the server off and idle "
-                    "for %s (killed?): taking over",
-                    run.name,
-                    server_id,
-                    run_id,
-                    fmt(deadline.elapsed()),
-                )
-                return True
-            deadline.sleep(interval)
-            interval = min(interval * 1.5, MAX_POLL_S)
-    except HsnapError:
-        return False  # not sure: leave it to its run (power_on reports a server that is gone)

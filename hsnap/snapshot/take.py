@@ -25,8 +25,8 @@ from hsnap.cloud.waiting import (
 from hsnap.errors import GoneError, HsnapError, PermanentError, TransientError
 from hsnap.events import ProgressEvent, emit
 from hsnap.models import ActionRef, ImageRef, OutcomeStatus, ServerRef, SnapshotOutcome
-from hsnap.policy import run_selector
 from hsnap.snapshot.power import PowerGuard
+from hsnap.snapshot.reconcile import await_late_create, drop_extras, find_own, own_action
 
 LOCK_KNOB = "lock_wait_minutes / --lock-wait-minutes"
 
@@ -63,6 +63,8 @@ class SnapshotError(Exception):
 class _Run(ServerRun):
     snapshot_s: float = 0.0
     resumed: bool = False
+    #: when the answer to a create of this attempt was last lost (API clock), if ever
+    unclear_at: float | None = None
 
 
 def take_snapshot(
@@ -80,6 +82,7 @@ def take_snapshot(
         may_resume: look for this run's image even on the first try (the flow run was restarted).
     """
     run = _Run(cloud, plan.server, log or logging.getLogger(__name__))
+    started = cloud.clock.now()
     guard = _guard(run, plan) if plan.consistent else None
     error: HsnapError | None = None
     done: ImageRef | None = None
@@ -90,6 +93,10 @@ def take_snapshot(
     finally:
         if guard is not None:
             guard.restore()  # every path after a shutdown powers the server on again
+    if done is not None and (run.unclear_at is not None or attempt > 1 or may_resume):
+        # a create whose answer was lost, here or in an earlier attempt, may have landed late
+        since = run.unclear_at if run.unclear_at is not None else started
+        drop_extras(run, plan.run_id, done, since, plan.snapshot_timeout_s)
     outcome = _outcome(run, plan, attempt, done=done, error=error, guard=guard)
     if outcome.status != "succeeded":
         transient = error is not None and error.transient and outcome.status == "failed"
@@ -127,7 +134,7 @@ def _snapshot(run: _Run, plan: SnapshotPlan, guard: PowerGuard | None, *, resume
             guard.shut_down_server()
         image, action = _create(run, plan)
     else:
-        action = _own_action(run, image)
+        action = own_action(run, image)
     return _wait_available(run, plan, image, action)
 
 
@@ -170,13 +177,11 @@ def _message(run: _Run, exc: HsnapError) -> str:
     return str(exc)
 
 
-def _resume(run: _Run, plan: SnapshotPlan) -> ImageRef | None:
+def _resume(run: _Run, plan: SnapshotPlan, found: ImageRef | None = None) -> ImageRef | None:
     """The image this flow run already made or started for this server, if any."""
-    mine = run.cloud.find_images(run_selector(plan.server.id, plan.run_id))
-    usable = [i for i in mine if i.status != "unavailable"]
-    if not usable:
+    image = found or find_own(run, plan.run_id)
+    if image is None:
         return None
-    image = max(usable, key=lambda i: i.id)
     run.resumed = True
     run.say(
         "snapshotting",
@@ -187,28 +192,27 @@ def _resume(run: _Run, plan: SnapshotPlan) -> ImageRef | None:
     return image
 
 
-def _own_action(run: _Run, image: ImageRef) -> ActionRef | None:
-    """The running create_image action that makes ``image``, if it still runs."""
-    if image.status != "creating":
-        return None
-    for action in run.cloud.running_actions(run.server.id):
-        if action.command == "create_image" and (image.id, "image") in action.resources:
-            return action
-    return None
-
-
 def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
     deadline = Deadline(run.cloud.clock, plan.lock_timeout_s)
 
-    def create() -> tuple[ImageRef, ActionRef]:
+    def create() -> tuple[ImageRef, ActionRef | None]:
+        if run.unclear_at is not None and (late := _resume(run, plan)) is not None:
+            return late, own_action(run, late)  # the lost create landed while we waited a lock
         run.say("creating", "creating snapshot %r", plan.description)
-        return run.cloud.create_snapshot(plan.server.id, plan.description, plan.labels)
+        try:
+            return run.cloud.create_snapshot(plan.server.id, plan.description, plan.labels)
+        except TransientError:
+            run.unclear_at = run.cloud.clock.now()  # it may have been carried out, or may be
+            raise
 
     try:
         image, action = start_unlocked(run, deadline, create, "no snapshot was made", LOCK_KNOB)
     except TransientError as exc:
-        # a 504 or a lost connection may hide a create the API carried out: look before retrying
-        found = _resume(run, plan)
+        # a 504, a lost connection or a timeout may hide a create the API carried out, or will:
+        # look for it long enough before a retry creates another
+        if run.unclear_at is None:
+            raise  # a read failed: no create was sent
+        found = _resume(run, plan, await_late_create(run, plan.run_id, run.unclear_at))
         if found is None:
             raise
         run.log.warning(
@@ -218,8 +222,9 @@ def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
             exc,
             found.id,
         )
-        return found, _own_action(run, found)
-    run.say("snapshotting", "image %s creating, action %s", image.id, action.id, progress=0)
+        return found, own_action(run, found)
+    if action is not None:
+        run.say("snapshotting", "image %s creating, action %s", image.id, action.id, progress=0)
     return image, action
 
 

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from prefect import flow as prefect_flow
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Running
 from typer.testing import CliRunner
 
 from flows.recover_servers import run_locally as recover_locally
@@ -40,7 +42,7 @@ from tests.hsnap.test_consistent import (
     running_action,
     snapshot_started,
 )
-from tests.hsnap.world import add_fault, on_event
+from tests.hsnap.world import add_fault, connect, on_event
 
 __all__ = ["no_server_left_off"]  # autouse: every test here keeps running servers running
 
@@ -323,4 +325,89 @@ def test_the_mark_names_the_flow_run(hsnap_env: HsnapEnv) -> None:
     [off] = seen
     assert off["status"] == "off"
     assert off["labels"][RESTART_LABEL] == str(flow_run_id(state))
+    assert_running_unmarked(sim)
+
+
+# -- a run killed mid-shutdown, then the next run ------------------------------------------------
+
+
+@prefect_flow(name="snapshot-servers")
+def _killed_run() -> None:
+    """Stands for a run killed where nobody reported it: Prefect shows it Running for ever."""
+
+
+def zombie_run() -> str:
+    with get_client(sync_client=True) as client:
+        return str(client.create_flow_run(_killed_run, state=Running()).id)
+
+
+def killed_mid_shutdown(sim: SimulatorServer, name: str, run_id: str) -> None:
+    """What the killed run left: ``name`` marked by it, its guest going down after the ACPI."""
+    cloud = connect(sim, scale=SCALE)
+    server = cloud.find_server(name)
+    assert server is not None
+    cloud.set_labels(server.id, {**server.labels, RESTART_LABEL: run_id})
+    cloud.power(server.id, "shutdown")
+    sim.state.clock.advance(10)  # the ACPI signal arrived; the guest is going down
+    assert truth(sim)[name]["status"] == "stopping"
+
+
+def test_run_after_a_kill_mid_shutdown_does_not_end_well_with_a_server_off(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(
+        fleet(
+            {"name": "web-01"},
+            {"name": "web-02"},
+            # a guest that takes 40 minutes to go down: still going down when the next run
+            # looks at it (the flow takes a few simulated minutes to start)
+            {"name": "web-03", "shutdown_delay": 2400},
+        )
+    )
+    killed_mid_shutdown(sim, "web-03", zombie_run())
+
+    state = snapshot_servers(consistent=True, shutdown_wait_minutes=60, return_state=True)
+
+    assert state.is_completed(), state.message
+    found = rows(report_of(state))
+    assert {r.status for r in found.values()} == {"succeeded"}
+    assert (found["web-03"].shut_down, found["web-03"].running_again) == (True, True)
+    assert_running_unmarked(sim)
+
+
+def test_run_fails_naming_a_server_an_earlier_run_left_off_that_will_not_start(
+    hsnap_env: HsnapEnv,
+) -> None:
+    sim = hsnap_env(fleet({"name": "web-01"}, {"name": "web-03", "shutdown_delay": 120}))
+    killed_mid_shutdown(sim, "web-03", NOT_A_RUN)
+    add_fault(sim, method="POST", path=POWERON, code="unavailable")  # never starts again
+
+    state = snapshot_servers(servers=["web-01"], return_state=True)
+
+    assert state.is_failed()
+    assert "web-03" in (state.message or "")
+    found = rows(report_of(state))
+    assert found["web-01"].status == "succeeded"
+    assert (found["web-03"].status, found["web-03"].error_code) == ("left-off", "left_off")
+    assert NOT_A_RUN in (found["web-03"].error or "")
+    with sim.state.lock:
+        sim.state.project().faults.clear()
+    recover_locally()  # so that the teardown check finds every server running
+    assert_running_unmarked(sim)
+
+
+def test_a_guest_slower_than_the_shutdown_wait_ends_running_and_unmarked(
+    hsnap_env: HsnapEnv,
+) -> None:
+    # slow-1's guest takes longer than the run allows: that server fails; its guest goes down
+    # while hsnap restores power, so hsnap waits for it, powers it on and removes the mark
+    sim = hsnap_env(fleet({"name": "web-01"}, {"name": "slow-1", "shutdown_delay": 120}))
+    state = snapshot_servers(consistent=True, shutdown_wait_minutes=1, return_state=True)
+
+    assert state.is_failed()
+    found = rows(report_of(state))
+    assert (found["slow-1"].status, found["slow-1"].error_code) == ("failed", "shutdown_timeout")
+    assert found["slow-1"].running_again is True
+    assert found["web-01"].status == "succeeded"
+    assert posts(sim, "poweron") == 2
     assert_running_unmarked(sim)

@@ -22,7 +22,7 @@ from hsnap.events import ProgressEvent
 from hsnap.models import RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import RESTART_LABEL, ownership_labels
 from hsnap.snapshot import report as reporting
-from hsnap.snapshot.power import recover
+from hsnap.snapshot.recovery import recover
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan, take_snapshot
 from tests.conftest import SimFactory
 from tests.hsnap.test_snapshot import image_of

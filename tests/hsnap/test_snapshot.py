@@ -374,6 +374,67 @@ def test_create_carried_out_but_answer_lost_is_resumed(
     assert f"but the API made image {outcome.image_id}" in caplog.text
 
 
+#: the client gives up after half a second (30 API seconds at this scale): slow answers beat it
+SLOW_SCALE = 60.0
+HTTP_TIMEOUT_S = 0.5
+
+
+def test_create_answered_40s_after_the_client_timeout_makes_one_snapshot(
+    make_sim: SimFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the API carries the create out 40 s after the client gave up: the first look finds nothing
+    sim = make_sim(world(), time_scale=SLOW_SCALE)
+    add_fault(sim, method="POST", path=CREATE_IMAGE, latency=30 + 40, count=1)
+    cloud = connect(sim, scale=SLOW_SCALE, http_timeout=HTTP_TIMEOUT_S)
+    with caplog.at_level(logging.WARNING, logger="hsnap"):
+        outcome = take_snapshot(cloud, plan_for())
+
+    assert_succeeded_once(sim, outcome)
+    assert outcome.resumed is True
+    assert requests_to(sim, "POST", "/servers/{id}/actions/create_image") == 1
+    assert f"but the API made image {outcome.image_id}" in caplog.text
+
+
+def test_create_landing_after_the_retry_is_removed(
+    make_sim: SimFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # later still: the first attempt gives up (transient), Prefect's retry creates the snapshot,
+    # and then the lost create lands too. The run must end with one snapshot of the server.
+    sim = make_sim(world(action_durations={"create_image": 20}), time_scale=SLOW_SCALE)
+    add_fault(sim, method="POST", path=CREATE_IMAGE, latency=170, count=1)
+    cloud = connect(sim, scale=SLOW_SCALE, http_timeout=HTTP_TIMEOUT_S)
+    first = fails(cloud, plan_for())
+    assert first.transient
+    assert created(sim) == []
+
+    with caplog.at_level(logging.WARNING, logger="hsnap"):
+        outcome = take_snapshot(cloud, plan_for(), attempt=2)
+
+    assert outcome.status == "succeeded", outcome
+    made = created(sim)
+    assert len(made) == 2, "the lost create did land: this test needs both to exist"
+    images = {i["id"]: i for i in sim.state.ground_truth()["images"]}
+    [late] = [i for i in made if i != outcome.image_id]
+    assert late not in images  # deleted
+    assert images[outcome.image_id]["status"] == "available"
+    assert f"removed image {late}" in caplog.text
+    mine = [i for i in images.values() if i["labels"] == ownership_labels(APP_1, RUN)]
+    assert [i["id"] for i in mine] == [outcome.image_id]
+
+
+def test_extra_images_of_other_runs_or_servers_are_never_removed(make_sim: SimFactory) -> None:
+    others = [
+        {"description": "earlier run", "server": "app-1", "labels": ownership_labels(APP_1, "r0")},
+        {"description": "manual", "server": "app-1"},
+        {"description": "app-2, same run", "server": "app-2", "labels": ownership_labels(2, RUN)},
+    ]
+    sim = make_sim(world({"name": "app-1"}, {"name": "app-2"}, images=others), time_scale=SCALE)
+    before = {i["id"] for i in sim.state.ground_truth()["images"]}
+    outcome = take_snapshot(connect(sim), plan_for(), attempt=2)  # a retry: extras are looked for
+    after = {i["id"] for i in sim.state.ground_truth()["images"]}
+    assert after == before | {outcome.image_id}
+
+
 def test_create_not_carried_out_fails_transiently_without_an_image(make_sim: SimFactory) -> None:
     sim = make_sim(world(), time_scale=SCALE)
     add_fault(sim, method="POST", path=CREATE_IMAGE, code="timeout", when="before", count=1)

@@ -34,8 +34,13 @@ def world(*servers: dict[str, Any], **project: Any) -> dict[str, Any]:
     return {"name": "hsnap-test", "projects": [spec]}
 
 
-def connect(sim: SimulatorServer, token: str = "sim-token", scale: float = SCALE) -> Cloud:
-    return Cloud(Settings(token=SecretStr(token), endpoint=sim.url, time_scale=scale))
+def connect(
+    sim: SimulatorServer, token: str = "sim-token", scale: float = SCALE, http_timeout: float = 30.0
+) -> Cloud:
+    settings = Settings(
+        token=SecretStr(token), endpoint=sim.url, time_scale=scale, http_timeout=http_timeout
+    )
+    return Cloud(settings)
 
 
 def created(sim: SimulatorServer) -> list[int]:
