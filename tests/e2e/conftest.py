@@ -163,13 +163,31 @@ def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterat
         assert setup.returncode == 0, setup.stdout + setup.stderr
         stack.first_setup = setup  # type: ignore[attr-defined]
         started.append(start_worker(env, "e2e-worker", logs / "worker.log"))
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with temporary_settings(updates={PREFECT_API_URL: api_url}), sent_before_exit():
             yield stack
     finally:
         for process in reversed(started):
             stop(process)
         sim.stop()
         webhook.stop()
+
+
+@contextlib.contextmanager
+def sent_before_exit() -> Iterator[None]:
+    """Deliver this process's queued Prefect events and logs while their server still runs.
+
+    Prefect sends task-run events and logs from background workers bound to the API URL in force.
+    Left queued when that server stops, they are retried one by one at interpreter exit, which
+    held a finished test session for many minutes.
+    """
+    from prefect.events.worker import EventsWorker  # noqa: PLC0415
+    from prefect.logging.handlers import APILogWorker  # noqa: PLC0415
+
+    try:
+        yield
+    finally:
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
 
 
 def start_prefect_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[Any]:

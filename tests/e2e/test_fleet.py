@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     free_port,
     healthy,
     run_hsnap,
+    sent_before_exit,
     start_prefect_server,
     start_worker,
     stop,
@@ -102,7 +103,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         try:  # workers and server stop before PostgreSQL does
             wait_until(lambda: healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
             env["PREFECT_API_URL"] = api_url
-            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            with temporary_settings(updates={PREFECT_API_URL: api_url}), sent_before_exit():
                 _set_up(stack)
                 yield stack
         finally:
