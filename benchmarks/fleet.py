@@ -281,7 +281,7 @@ def report(line: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, nargs="+", default=[10, 200, 1000])
-    parser.add_argument("--locked", type=float, default=10.0, help="percent of servers locked at start")
+    parser.add_argument("--locked", type=float, default=10.0, help="%% locked at start")
     parser.add_argument("--projects", type=int, help="P projects through PostgreSQL + 2 workers")
     parser.add_argument("--baseline", action="store_true", help="also run the naive loop")
     parser.add_argument("--time-scale", type=float, default=10.0)
