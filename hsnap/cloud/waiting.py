@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from hsnap.clock import Deadline
 from hsnap.cloud.client import Cloud
-from hsnap.errors import LockedError, PermanentError
+from hsnap.errors import HsnapError, LockedError, PermanentError
 from hsnap.events import Phase, ProgressEvent, emit
 from hsnap.models import ActionRef, ServerRef
 
@@ -130,8 +130,8 @@ def start_unlocked(
         try:
             return start()
         except LockedError:
-            if deadline.expired():
-                raise lock_timeout(deadline, None, consequence, knob) from None
+            if deadline.expired():  # name what holds the lock: that is what the user can act on
+                raise lock_timeout(deadline, _holders(run), consequence, knob) from None
         if wait_unlocked(run, deadline, consequence, knob):
             continue
         # a 423 while no running action shows must not become a tight loop of POSTs
@@ -142,6 +142,14 @@ def start_unlocked(
         deadline.sleep(backoff)
         run.lock_wait_s += deadline.elapsed() - paused
         backoff = min(backoff * 1.5, MAX_POLL_S)
+
+
+def _holders(run: ServerRun) -> list[ActionRef] | None:
+    """The actions holding the server's lock, or None when they cannot be listed now."""
+    try:
+        return run.cloud.running_actions(run.server.id)
+    except HsnapError:
+        return None
 
 
 def wait_action(run: ServerRun, action: ActionRef, deadline: Deadline, what: str) -> ActionRef:

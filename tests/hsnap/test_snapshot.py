@@ -147,6 +147,20 @@ def test_lock_that_never_releases_fails_with_lock_timeout(make_sim: SimFactory) 
     assert requests_to(sim, "POST", "/servers/{id}/actions/create_image", 423) == 1
 
 
+def test_a_deadline_spent_before_the_first_try_still_names_the_lock_holder(
+    make_sim: SimFactory,
+) -> None:
+    # a wait so short that it is over when the first create answers 423 (a busy worker can start a
+    # task that late): the message must still say what holds the lock, which is what a user acts on
+    sim = make_sim(world(), time_scale=SCALE)
+    holder = sim.state.lock_server(APP_1, command="rebuild_server", duration=None)
+    error = fails(connect(sim), plan_for(lock_timeout_s=0.001))
+
+    assert error.outcome.error_code == "lock_timeout"
+    assert f"still locked by rebuild_server #{holder}" in (error.outcome.error or "")
+    assert created(sim) == []
+
+
 def test_a_30_day_lock_from_the_scenario(make_sim: SimFactory) -> None:
     stuck = {
         "name": "app-1",
