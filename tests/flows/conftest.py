@@ -8,6 +8,8 @@ time scale and points hsnap at it through the environment, exactly as a deployme
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,28 @@ def task_runs_of(flow_run_id: UUID) -> list[TaskRun]:
         return client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
         )
+
+
+def start_flow_process(sim: SimulatorServer, script: str) -> subprocess.Popen[bytes]:
+    """Run ``script`` (Python that starts a flow) in a child process a test can SIGKILL.
+
+    It reports to this session's Prefect test server and talks to ``sim``, as a worker's flow-run
+    process would; its output is piped, to show when the test fails.
+    """
+    from prefect.settings import PREFECT_API_URL  # noqa: PLC0415 -- set by the harness
+
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "HCLOUD_ENDPOINT": sim.url,
+        "HCLOUD_TOKEN": "sim-token",
+        "HSNAP_TIME_SCALE": f"{SCALE:g}",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )

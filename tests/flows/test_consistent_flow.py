@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from prefect import flow as prefect_flow
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 from prefect.states import Running
 from typer.testing import CliRunner
 
@@ -32,7 +28,14 @@ from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.events import ProgressEvent
 from hsnap.policy import CONSISTENT_LABEL, RESTART_LABEL
 from hsnap.projects.limits import free_project_slot
-from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of, logs_of, task_runs_of
+from tests.flows.conftest import (
+    SCALE,
+    HsnapEnv,
+    artifacts_of,
+    logs_of,
+    start_flow_process,
+    task_runs_of,
+)
 from tests.flows.test_snapshot_flow import flow_run_id, report_of, rows
 from tests.hsnap.test_consistent import (
     POWERON,
@@ -46,7 +49,6 @@ from tests.hsnap.world import add_fault, connect, on_event
 
 __all__ = ["no_server_left_off"]  # autouse: every test here keeps running servers running
 
-ROOT = Path(__file__).resolve().parents[2]
 NOT_A_RUN = "not-a-prefect-run"  # a mark whose run Prefect does not know: nobody will restore it
 
 
@@ -259,21 +261,7 @@ KILL_SCRIPT = (
 def test_sigkill_while_off_is_recovered_by_the_next_run(hsnap_env: HsnapEnv) -> None:
     # a snapshot of an hour (six seconds here) leaves time to kill the run while the server is off
     sim = hsnap_env(fleet({"name": "srv-1"}, snapshot=3600))
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "HCLOUD_ENDPOINT": sim.url,
-        "HCLOUD_TOKEN": "sim-token",
-        "HSNAP_TIME_SCALE": f"{SCALE:g}",
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    child = start_flow_process(sim, KILL_SCRIPT)
     try:
         killed_while = wait_until_snapshotting_off(sim, "srv-1", child, timeout_s=60)
     finally:

@@ -6,19 +6,15 @@ server stays while Prefect shows the run active, and goes once the run is seen t
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.events.worker import EventsWorker
-from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed
 from typer.testing import CliRunner
 
@@ -30,10 +26,9 @@ from hsnap.cli import app
 from hsnap.errors import ConfigError
 from hsnap.restore.drill import DrillOutcome
 from hsnap.restore.policy import DRILL_LABEL, drill_labels
-from tests.flows.conftest import SCALE, HsnapEnv, artifacts_of, task_runs_of
+from tests.flows.conftest import HsnapEnv, artifacts_of, start_flow_process, task_runs_of
 from tests.hsnap.world import add_fault, on_event
 
-ROOT = Path(__file__).resolve().parents[2]
 FIRST = 100001  # the first server's id in every scenario
 
 
@@ -277,21 +272,7 @@ KILL_SCRIPT = (
 def test_sigkill_mid_drill_is_cleaned_up_once_the_run_is_not_active(hsnap_env: HsnapEnv) -> None:
     # the snapshot never boots and the drill waits up to 10 hours (a minute here): time to kill
     sim = hsnap_env(fleet({"name": "web-1", "boot": "stuck"}))
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "HCLOUD_ENDPOINT": sim.url,
-        "HCLOUD_TOKEN": "sim-token",
-        "HSNAP_TIME_SCALE": f"{SCALE:g}",
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    child = start_flow_process(sim, KILL_SCRIPT)
     try:
         throwaway = wait_for_drill_server(sim, child, timeout_s=60)
     finally:
