@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from hsnap.cli.common import (
     AsJson,
@@ -16,10 +15,10 @@ from hsnap.cli.common import (
     app,
     fail,
     out,
-    quiet_prefect_console,
+    run_flow,
 )
 from hsnap.console import rows_table
-from hsnap.errors import ConfigError, HsnapError
+from hsnap.errors import ConfigError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
 from hsnap.observe.audit_report import COLUMNS
 from hsnap.settings import DEFAULT_TOKEN_SECRET
@@ -40,17 +39,17 @@ def audit(
     Exit 0 when every server meets the RPO, 1 naming those that do not, 2 on bad input or
     credentials. A read-only token is enough.
     """
-    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+    if not 0 < rpo_hours <= 24 * 366:
+        fail(ConfigError(f"--rpo-hours {rpo_hours:g}: use a number of hours above 0"))
+    from flows.audit_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
-    try:
-        if not 0 < rpo_hours <= 24 * 366:
-            raise ConfigError(f"--rpo-hours {rpo_hours:g}: use a number of hours above 0")
-        from flows.audit_snapshots import run_locally  # noqa: PLC0415
-
-        with quiet_prefect_console(verbose):
-            data = run_locally(rpo_hours=rpo_hours, token_secret=token_secret, project=project)
-    except (HsnapError, ValidationError, ParameterTypeError) as exc:
-        fail(exc)
+    data = run_flow(
+        run_locally,
+        verbose=verbose,
+        rpo_hours=rpo_hours,
+        token_secret=token_secret,
+        project=project,
+    )
     if as_json:
         typer.echo(json.dumps(data["report"], indent=2))
     else:

@@ -7,9 +7,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +20,8 @@ from hsnap.console import LiveProgress, report_table
 from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+
+T = TypeVar("T")
 
 try:  # newer typer carries its own copy of click, whose error classes it raises
     from typer._click import exceptions as usage
@@ -227,6 +229,29 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     else:
         out.print(report_table(result))
     raise typer.Exit(reporting.exit_code(result))
+
+
+def run_flow(
+    run_locally: Callable[..., T],
+    *,
+    verbose: bool,
+    code_of: Callable[[HsnapError], int] | None = None,
+    **parameters: Any,
+) -> T:
+    """Run a flow in this process with Prefect's console quiet, and hand back what it reported.
+
+    A parameter the flow rejects is one line and exit 2; an hsnap error that stopped the run is one
+    line and ``code_of(error)`` (default: 2 for bad input or credentials, else 1).
+    """
+    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
+
+    try:
+        with quiet_prefect_console(verbose):
+            return run_locally(**parameters)
+    except (ValidationError, ParameterTypeError) as exc:
+        fail(exc)
+    except HsnapError as exc:
+        fail(exc, code=(code_of or exit_code)(exc))
 
 
 def exit_code(exc: HsnapError) -> int:

@@ -19,7 +19,7 @@ from hsnap.cli.common import (
     err,
     fail,
     out,
-    quiet_prefect_console,
+    run_flow,
 )
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
@@ -31,17 +31,13 @@ PANEL = "Restore"
 _INPUT_CODES = frozenset({"config", "unauthorized", "token_readonly", "forbidden", "invalid_input"})
 
 
-def _fail(exc: Exception) -> NoReturn:
-    """Exit 2 for bad input or credentials (incl. a parameter the flow rejects), else 1."""
-    code = getattr(exc, "code", "config")
-    fail(exc, code=2 if code in _INPUT_CODES or not isinstance(exc, HsnapError) else 1)
+def _code(exc: HsnapError) -> int:
+    """Exit 2 for bad input or credentials, else 1."""
+    return 2 if exc.code in _INPUT_CODES else 1
 
 
-def _bad_parameters() -> tuple[type[Exception], ...]:
-    from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    return (ParameterTypeError, ValidationError)
+def _fail(exc: HsnapError) -> NoReturn:
+    fail(exc, code=_code(exc))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -117,17 +113,14 @@ def restore(
         "token_secret": token_secret,
         "project": project,
     }
-    try:
-        if in_place and not yes:
+    if in_place and not yes:
+        try:
             _refuse_unconfirmed(parameters)
-        from flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
+        except HsnapError as exc:
+            _fail(exc)
+    from flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
 
-        with quiet_prefect_console(verbose):
-            result = run_locally(**parameters)
-    except HsnapError as exc:
-        _fail(exc)
-    except _bad_parameters() as exc:
-        _fail(exc)
+    result = run_flow(run_locally, verbose=verbose, code_of=_code, **parameters)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -173,22 +166,19 @@ def drill(
     from flows.verify_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
     from hsnap.restore import report  # noqa: PLC0415
 
-    try:
-        with quiet_prefect_console(verbose):
-            outcomes = run_locally(
-                label_selector=label_selector,
-                servers=server,
-                max_servers=max_servers,
-                max_concurrency=max_concurrency,
-                boot_wait_minutes=boot_wait_minutes,
-                public_ipv4=public_ipv4,
-                token_secret=token_secret,
-                project=project,
-            )
-    except HsnapError as exc:
-        _fail(exc)
-    except _bad_parameters() as exc:
-        _fail(exc)
+    outcomes = run_flow(
+        run_locally,
+        verbose=verbose,
+        code_of=_code,
+        label_selector=label_selector,
+        servers=server,
+        max_servers=max_servers,
+        max_concurrency=max_concurrency,
+        boot_wait_minutes=boot_wait_minutes,
+        public_ipv4=public_ipv4,
+        token_secret=token_secret,
+        project=project,
+    )
     if as_json:
         typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
     else:

@@ -19,13 +19,12 @@ from hsnap.cli.common import (
     app,
     check_locally,
     err,
-    exit_code,
     fail,
     out,
-    quiet_prefect_console,
+    run_flow,
 )
 from hsnap.console import rows_table
-from hsnap.errors import ConfigError, HsnapError
+from hsnap.errors import ConfigError
 from hsnap.policy import check_timezone
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
@@ -100,17 +99,15 @@ def prune(
     policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
     from flows.prune_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
-    try:
-        with quiet_prefect_console(verbose):
-            rows = run_locally(
-                retention=policy,
-                timezone=timezone,
-                dry_run=dry_run,
-                token_secret=token_secret,
-                project=project,
-            )
-    except HsnapError as exc:
-        fail(exc, code=exit_code(exc))
+    rows = run_flow(
+        run_locally,
+        verbose=verbose,
+        retention=policy,
+        timezone=timezone,
+        dry_run=dry_run,
+        token_secret=token_secret,
+        project=project,
+    )
     data = {"pruned": [r.to_dict() for r in rows]}
     _print_prune(reporting.prune_rows(rows), reporting.prune_verdict(rows), as_json, data)
     raise typer.Exit(1 if any(r.result == "failed" for r in rows) else 0)
@@ -137,7 +134,7 @@ def plan(
     verbose: Verbose = False,
 ) -> None:
     """What a run would snapshot and then prune, without changing anything (read-only token OK)."""
-    parameters = {
+    parameters: dict[str, Any] = {
         "label_selector": label_selector,
         "servers": server,
         "exclude": exclude,
@@ -149,11 +146,7 @@ def plan(
     policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
     from flows.snapshot_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
-    try:
-        with quiet_prefect_console(verbose):
-            result = run_locally(**parameters, dry_run=True, retention=policy)
-    except HsnapError as exc:
-        fail(exc, code=exit_code(exc))
+    result = run_flow(run_locally, verbose=verbose, **parameters, dry_run=True, retention=policy)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

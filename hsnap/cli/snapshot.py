@@ -31,7 +31,7 @@ from hsnap.cli.common import (
     fail,
     out,
     parse_labels,
-    quiet_prefect_console,
+    run_flow,
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
@@ -176,11 +176,7 @@ def recover(
     check_locally({"token_secret": token_secret, "project": project})
     from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
-    try:
-        with quiet_prefect_console(verbose):
-            results = run_locally(token_secret=token_secret, project=project)
-    except HsnapError as exc:
-        fail(exc, code=exit_code(exc))
+    results = run_flow(run_locally, verbose=verbose, token_secret=token_secret, project=project)
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in results], indent=2))
     elif not results:
