@@ -15,11 +15,10 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.fan_out import each_completed
 from flows.local_run import refuse, run_and_read
 from flows.prune_snapshots import publish_prune_plan
 from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
@@ -216,17 +215,11 @@ def _snapshot_all(
         progress=0.0, key="snapshot-progress", description="servers done (snapshotted or failed)"
     )
     outcomes: list[SnapshotOutcome] = []
-    runner: ThreadPoolTaskRunner[Any]
-    with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
-        futures: dict[PrefectFuture[Any], SnapshotPlan] = {
-            runner.submit(task, {"plan": p, "token_secret": source[0], "project": source[1]}): p
-            for p in plans
-        }
-        for future in as_completed(list(futures)):
-            value = future.result(raise_on_failure=False)
-            outcomes.append(_outcome(futures[future], value))
-            emit_outcome(outcomes[-1], project=project, flow_run_id=futures[future].run_id)
-            update_progress_artifact(progress_id, 100.0 * len(outcomes) / len(plans))
+    arguments = {"token_secret": source[0], "project": source[1]}
+    for plan, value in each_completed(task, plans, arguments, max_concurrency):
+        outcomes.append(_outcome(plan, value))
+        emit_outcome(outcomes[-1], project=project, flow_run_id=plan.run_id)
+        update_progress_artifact(progress_id, 100.0 * len(outcomes) / len(plans))
     return outcomes
 
 

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from prefect import State, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
+from flows.fan_out import each_completed
 from flows.local_run import run_and_read
 from hsnap.observe.events import emit_server_event
 from hsnap.policy import check_selector
@@ -83,16 +82,11 @@ def _drill_all(
     """Every drill, at most ``max_concurrency`` at once; waits for all of them."""
     if not plans:
         return []
-    outcomes: list[DrillOutcome] = []
-    runner: ThreadPoolTaskRunner[Any]
-    with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
-        futures: dict[PrefectFuture[Any], DrillPlan] = {
-            runner.submit(task, {"plan": p, "token_secret": source[0], "project": source[1]}): p
-            for p in plans
-        }
-        for future in as_completed(list(futures)):
-            outcomes.append(_outcome(futures[future], future.result(raise_on_failure=False)))
-    return outcomes
+    arguments = {"token_secret": source[0], "project": source[1]}
+    return [
+        _outcome(plan, value)
+        for plan, value in each_completed(task, plans, arguments, max_concurrency)
+    ]
 
 
 def _outcome(plan: DrillPlan, value: object) -> DrillOutcome:

@@ -158,6 +158,11 @@ def test_a_run_with_project_snapshots_that_project_with_its_default_selector(
 
 def test_a_second_run_on_a_project_waits_for_the_first(sim: SimulatorServer) -> None:
     HetznerProject(token=SecretStr("beta-rw"), endpoint=sim.url).save("beta", overwrite=True)
+    # beta-2 stays locked until the check below is done, so the first run is surely still going
+    # (its snapshots alone take a fraction of a real second here)
+    held = sim.state.lock_server(
+        sim.state.server_by_name("beta-2", "beta").id, duration=None, project="beta"
+    )
     first = threading.Thread(target=run_locally, kwargs={"project": "beta"})
     first.start()
     try:
@@ -172,6 +177,7 @@ def test_a_second_run_on_a_project_waits_for_the_first(sim: SimulatorServer) -> 
         ):
             pass
     finally:
+        sim.state.finish_action(held, project="beta")
         first.join(timeout=120)
     with concurrency(limit_name("beta"), timeout_seconds=30, strict=True):
         pass  # free again once the run ended
