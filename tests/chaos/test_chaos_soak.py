@@ -5,7 +5,7 @@ plain or consistent mode; a mix of 5xx/504 bursts, dropped connections, creates 
 the client's timeout, 429s, failing actions, servers deleted mid-run; in half of them a SIGKILL of
 the run followed by a second run) and checks the invariants after every run. Simulated time runs
 at the benchmark's scale; nothing here sleeps. The full soak (``--trials 500``) runs before a
-release (see README).
+release (see docs/reliability.md).
 """
 
 from __future__ import annotations
