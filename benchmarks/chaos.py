@@ -137,8 +137,8 @@ def deadline_s(scale: float) -> float:
     """Real seconds a run may take: every wait its options and hsnap's constants allow, once."""
     from hsnap.snapshot.reconcile import LATE_ANSWER_S  # noqa: PLC0415 -- the product's own
     from hsnap.snapshot.recovery import ABANDONED_AFTER_S  # noqa: PLC0415
-    from tasks.recover import POWER_ON_TIMEOUT_S  # noqa: PLC0415
-    from tasks.snapshot_server import RETRIES, RETRY_DELAYS_S  # noqa: PLC0415
+    from hsnap.tasks.recover import POWER_ON_TIMEOUT_S  # noqa: PLC0415
+    from hsnap.tasks.snapshot_server import RETRIES, RETRY_DELAYS_S  # noqa: PLC0415
 
     minutes = OPTIONS
     shutdown = minutes["--shutdown-wait-minutes"] * 60

@@ -60,7 +60,7 @@ def main() -> None:
                 HCLOUD_TOKEN="sim-token",
                 HSNAP_TIME_SCALE=f"{args.time_scale:g}",
             )
-            from flows.verify_snapshots import run_locally  # noqa: PLC0415
+            from hsnap.flows.verify_snapshots import run_locally  # noqa: PLC0415
 
             started = time.monotonic()
             rows = run_locally(max_servers=args.servers, max_concurrency=args.max_concurrency)

@@ -207,7 +207,7 @@ def run_case(
 def child_hsnap(sim: Simulator) -> tuple[float, float, int]:
     from prefect.client.orchestration import get_client  # noqa: PLC0415
 
-    from flows.snapshot_servers import run_locally  # noqa: PLC0415
+    from hsnap.flows.snapshot_servers import run_locally  # noqa: PLC0415
 
     with get_client(sync_client=True) as client:
         client.hello()  # Prefect's temporary server is up before the simulated clock starts

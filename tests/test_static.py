@@ -51,7 +51,7 @@ def test_the_product_never_imports_the_simulator() -> None:
     allowed = {REPO / "hsnap" / "cli" / "snapshot.py"}  # the demo command runs the simulator
     offenders = [
         str(path.relative_to(REPO))
-        for folder in ("hsnap", "flows", "tasks", "hcloud_labels")
+        for folder in ("hsnap", "flows", "hcloud_labels")
         for path in sorted((REPO / folder).rglob("*.py"))
         if path not in allowed
         and any(m == "hcloud_sim" or m.startswith("hcloud_sim.") for m in _imported_modules(path))

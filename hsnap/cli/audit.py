@@ -41,7 +41,7 @@ def audit(
     """
     if not 0 < rpo_hours <= 24 * 366:
         fail(ConfigError(f"--rpo-hours {rpo_hours:g}: use a number of hours above 0"))
-    from flows.audit_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.flows.audit_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     data = run_flow(
         run_locally,

@@ -213,7 +213,7 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
     check_locally(parameters)
     from prefect.exceptions import ParameterTypeError  # noqa: PLC0415 -- Prefect loads slowly
 
-    from flows.snapshot_servers import run_locally  # noqa: PLC0415
+    from hsnap.flows.snapshot_servers import run_locally  # noqa: PLC0415
 
     try:
         with quiet_prefect_console(verbose), LiveProgress(err, enabled=err.is_terminal):

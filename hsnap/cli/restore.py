@@ -118,7 +118,7 @@ def restore(
             _refuse_unconfirmed(parameters)
         except HsnapError as exc:
             _fail(exc)
-    from flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
+    from hsnap.flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
 
     result = run_flow(run_locally, verbose=verbose, code_of=_code, **parameters)
     if as_json:
@@ -163,7 +163,7 @@ def drill(
     verbose: Verbose = False,
 ) -> None:
     """Prove snapshots boot: restore each into a throwaway server, time it, delete it."""
-    from flows.verify_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.flows.verify_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
     from hsnap.restore import report  # noqa: PLC0415
 
     outcomes = run_flow(

@@ -97,7 +97,7 @@ def prune(
 ) -> None:
     """Delete hsnap's old snapshots by a retention policy (never an image hsnap did not make)."""
     policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
-    from flows.prune_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.flows.prune_snapshots import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     rows = run_flow(
         run_locally,
@@ -144,7 +144,7 @@ def plan(
     }
     check_locally(parameters)
     policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
-    from flows.snapshot_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.flows.snapshot_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     result = run_flow(run_locally, verbose=verbose, **parameters, dry_run=True, retention=policy)
     if as_json:

@@ -174,7 +174,7 @@ def recover(
 ) -> None:
     """Power on servers an interrupted run left off; delete drill servers a killed drill left."""
     check_locally({"token_secret": token_secret, "project": project})
-    from flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.flows.recover_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     results = run_flow(run_locally, verbose=verbose, token_secret=token_secret, project=project)
     if as_json:

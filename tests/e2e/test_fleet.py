@@ -26,9 +26,9 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from pydantic import SecretStr
 
-from flows.snapshot_fleet import snapshot_fleet
 from hcloud_sim import SimulatorServer
 from hsnap.deployment.trigger import report_rows
+from hsnap.flows.snapshot_fleet import snapshot_fleet
 from hsnap.projects.block import HetznerProject
 from tests.e2e.conftest import (
     REPO,

@@ -11,9 +11,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flows.audit_snapshots import audit_snapshots
-from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
+from hsnap.flows.audit_snapshots import audit_snapshots
+from hsnap.flows.snapshot_servers import snapshot_servers
 from tests.flows.conftest import HsnapEnv, artifacts_of
 from tests.prune_world import GONE, IMAGES, world
 

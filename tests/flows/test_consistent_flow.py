@@ -20,12 +20,12 @@ from prefect.client.orchestration import get_client
 from prefect.states import Running
 from typer.testing import CliRunner
 
-from flows.recover_servers import run_locally as recover_locally
-from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
 from hsnap.cli import app
 from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.events import ProgressEvent
+from hsnap.flows.recover_servers import run_locally as recover_locally
+from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.policy import CONSISTENT_LABEL, RESTART_LABEL
 from hsnap.projects.limits import free_project_slot
 from tests.flows.conftest import (
@@ -253,7 +253,7 @@ def test_hsnap_recover_powers_on_a_marked_server(hsnap_env: HsnapEnv) -> None:
 # -- SIGKILL while the server is off ----------------------------------------------------------
 
 KILL_SCRIPT = (
-    "from flows.snapshot_servers import snapshot_servers; "
+    "from hsnap.flows.snapshot_servers import snapshot_servers; "
     "snapshot_servers(consistent=True, return_state=True)"
 )
 

@@ -18,12 +18,12 @@ from prefect.events.worker import EventsWorker
 from prefect.states import Crashed
 from typer.testing import CliRunner
 
-from flows.recover_servers import run_locally as recover_locally
-from flows.restore_server import run_locally as restore_locally
-from flows.verify_snapshots import verify_snapshots
 from hcloud_sim import SimulatorServer
 from hsnap.cli import app
 from hsnap.errors import ConfigError
+from hsnap.flows.recover_servers import run_locally as recover_locally
+from hsnap.flows.restore_server import run_locally as restore_locally
+from hsnap.flows.verify_snapshots import verify_snapshots
 from hsnap.restore.drill import DrillOutcome
 from hsnap.restore.policy import DRILL_LABEL, drill_labels
 from tests.flows.conftest import HsnapEnv, artifacts_of, start_flow_process, task_runs_of
@@ -264,7 +264,7 @@ def test_cli_snapshots_and_drill(hsnap_env: HsnapEnv) -> None:
 # -- SIGKILL in the middle of a drill -----------------------------------------------------------
 
 KILL_SCRIPT = (
-    "from flows.verify_snapshots import verify_snapshots; "
+    "from hsnap.flows.verify_snapshots import verify_snapshots; "
     "verify_snapshots(boot_wait_minutes=600, return_state=True)"
 )
 

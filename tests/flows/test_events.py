@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.prune_snapshots import prune_snapshots
-from flows.snapshot_servers import snapshot_servers
+from hsnap.flows.prune_snapshots import prune_snapshots
+from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.models import PruneRow, RunReport
 from hsnap.retention.policy import RetentionPolicy
 from tests.flows.conftest import HsnapEnv

@@ -12,9 +12,9 @@ from uuid import UUID
 import pytest
 from prefect.states import State
 
-from flows.prune_snapshots import prune_snapshots
-from flows.snapshot_servers import snapshot_servers
 from hsnap.errors import ConfigError, HsnapError
+from hsnap.flows.prune_snapshots import prune_snapshots
+from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.retention.policy import RetentionPolicy
 from tests.flows.conftest import HsnapEnv, logs_of
 from tests.prune_world import deletes, survivors, world

@@ -18,10 +18,10 @@ from prefect.concurrency.sync import concurrency
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from flows.snapshot_servers import run_locally
 from hcloud_sim import SimulatorServer
 from hsnap.cli import app
 from hsnap.errors import ConfigError
+from hsnap.flows.snapshot_servers import run_locally
 from hsnap.projects.block import HetznerProject
 from hsnap.projects.limits import limit_name
 from hsnap.projects.registry import project_names, remove_project

@@ -17,11 +17,11 @@ from uuid import UUID
 import pytest
 from prefect.states import State
 
-import tasks.prune
-from flows.prune_snapshots import prune_snapshots
-from flows.snapshot_servers import snapshot_servers
+import hsnap.tasks.prune
 from hcloud_sim import SimulatorServer
 from hsnap.errors import ConfigError
+from hsnap.flows.prune_snapshots import prune_snapshots
+from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.models import PruneRow, RunReport
 from hsnap.retention.policy import RetentionPolicy
 from tests.flows.conftest import HsnapEnv, artifacts_of
@@ -60,7 +60,7 @@ def api_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[SimulatorServer], No
                 now = sim.state.clock.now_dt()
                 return cls.fromtimestamp(now.timestamp(), tz)
 
-        monkeypatch.setattr(tasks.prune, "datetime", SimDatetime)
+        monkeypatch.setattr(hsnap.tasks.prune, "datetime", SimDatetime)
 
     return follow
 

@@ -13,10 +13,10 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ParameterTypeError
 from prefect.states import State
 
-from flows.snapshot_servers import snapshot_servers
 from hcloud_sim import SimulatorServer
 from hsnap.cloud.client import READ_ATTEMPTS
 from hsnap.errors import ConfigError, HsnapError
+from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.models import RunReport
 from tests.flows.conftest import HsnapEnv, artifacts_of, logs_of, task_runs_of
 

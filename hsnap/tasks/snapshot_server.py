@@ -10,7 +10,7 @@ from hsnap.cloud.client import Cloud
 from hsnap.models import SnapshotOutcome
 from hsnap.settings import load_settings
 from hsnap.snapshot.take import SnapshotPlan, take_snapshot
-from tasks.retry import retry_if_transient
+from hsnap.tasks.retry import retry_if_transient
 
 RETRIES = 2
 RETRY_DELAYS_S = [15.0, 60.0]

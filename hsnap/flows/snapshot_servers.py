@@ -18,11 +18,11 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from flows.fan_out import each_completed
-from flows.local_run import refuse, run_and_read
-from flows.prune_snapshots import publish_prune_plan
 from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
 from hsnap.errors import HsnapError
+from hsnap.flows.fan_out import each_completed
+from hsnap.flows.local_run import refuse, run_and_read
+from hsnap.flows.prune_snapshots import publish_prune_plan
 from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
 from hsnap.observe.cost import ProjectCost
 from hsnap.observe.events import emit_outcome
@@ -39,11 +39,11 @@ from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 from hsnap.snapshot.recovery import still_off, unchecked
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
-from tasks.audit import snapshot_cost
-from tasks.prune import prune
-from tasks.recover import recover_servers
-from tasks.select_servers import select_servers
-from tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
+from hsnap.tasks.audit import snapshot_cost
+from hsnap.tasks.prune import prune
+from hsnap.tasks.recover import recover_servers
+from hsnap.tasks.select_servers import select_servers
+from hsnap.tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
 
 
 @flow(name="snapshot-servers", validate_parameters=True)

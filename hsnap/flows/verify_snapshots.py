@@ -12,15 +12,15 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from pydantic import Field
 
-from flows.fan_out import each_completed
-from flows.local_run import run_and_read
+from hsnap.flows.fan_out import each_completed
+from hsnap.flows.local_run import run_and_read
 from hsnap.observe.events import emit_server_event
 from hsnap.policy import check_selector
 from hsnap.restore import report
 from hsnap.restore.drill import DrillError, DrillOutcome, DrillPlan
 from hsnap.restore.selection import DrillOptions
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from tasks.restore import DRILL_RETRY_DELAYS_S, clean_drill_leftovers, drill, select
+from hsnap.tasks.restore import DRILL_RETRY_DELAYS_S, clean_drill_leftovers, drill, select
 
 
 @flow(name="verify-snapshots", validate_parameters=True)

@@ -14,7 +14,7 @@ from hsnap.observe.events import emit_pruned
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.retention.prune import execute, plan_prune
 from hsnap.settings import load_settings
-from tasks.retry import retry_if_transient
+from hsnap.tasks.retry import retry_if_transient
 
 
 @task(

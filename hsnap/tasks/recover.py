@@ -16,7 +16,7 @@ from hsnap.models import ServerRef
 from hsnap.policy import RESTART_LABEL
 from hsnap.settings import load_settings
 from hsnap.snapshot.recovery import Recovery, recover
-from tasks.retry import retry_if_transient
+from hsnap.tasks.retry import retry_if_transient
 
 POWER_ON_TIMEOUT_S = 3600.0
 

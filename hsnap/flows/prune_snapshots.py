@@ -8,14 +8,14 @@ from prefect import State, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 
-from flows.local_run import refuse, run_and_read
 from hsnap.errors import HsnapError
+from hsnap.flows.local_run import refuse, run_and_read
 from hsnap.models import PruneRow
 from hsnap.policy import check_timezone
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
-from tasks.prune import prune
+from hsnap.tasks.prune import prune
 
 
 @flow(name="prune-snapshots", validate_parameters=True)

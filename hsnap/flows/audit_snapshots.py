@@ -10,11 +10,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed, Failed
 from pydantic import Field
 
-from flows.local_run import run_and_read
+from hsnap.flows.local_run import run_and_read
 from hsnap.observe import audit_report
 from hsnap.observe.audit import DEFAULT_RPO_HOURS, audit
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from tasks.audit import read_inventory
+from hsnap.tasks.audit import read_inventory
 
 
 @flow(name="audit-snapshots", validate_parameters=True)

@@ -8,12 +8,12 @@ from typing import Any
 from prefect import State, flow, get_run_logger
 from prefect.states import Completed, Failed
 
-from flows.local_run import refuse, run_and_read
 from hsnap.errors import HsnapError
+from hsnap.flows.local_run import refuse, run_and_read
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot.recovery import Recovery
-from tasks.recover import recover_servers as recover_task
-from tasks.restore import clean_drill_leftovers
+from hsnap.tasks.recover import recover_servers as recover_task
+from hsnap.tasks.restore import clean_drill_leftovers
 
 
 @flow(name="recover-servers", validate_parameters=True)

@@ -9,7 +9,7 @@ from hsnap.cloud.client import Cloud
 from hsnap.models import ImagePrice, ImageRef, ServerRef
 from hsnap.observe.cost import ProjectCost, project_cost
 from hsnap.settings import load_settings
-from tasks.retry import READ_ONLY_TASK
+from hsnap.tasks.retry import READ_ONLY_TASK
 
 
 @task(name="read-inventory", **READ_ONLY_TASK)

@@ -11,10 +11,10 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from pydantic import Field
 
-from flows.local_run import run_and_read
+from hsnap.flows.local_run import run_and_read
 from hsnap.restore.restore import RestoreRequest, RestoreResult
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from tasks.restore import restore
+from hsnap.tasks.restore import restore
 
 Minutes = Annotated[float, Field(gt=0, le=24 * 60)]
 

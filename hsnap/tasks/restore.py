@@ -13,8 +13,8 @@ from hsnap.restore.restore import restore_in_place as rebuild_in_place
 from hsnap.restore.restore import restore_new as create_restored
 from hsnap.restore.selection import DrillOptions, Selection, select_drills
 from hsnap.settings import load_settings
-from tasks.recover import run_is_active
-from tasks.retry import retry_if_transient
+from hsnap.tasks.recover import run_is_active
+from hsnap.tasks.retry import retry_if_transient
 
 DRILL_RETRY_DELAYS_S = [30.0]
 

@@ -8,7 +8,7 @@ from hsnap.cloud.client import Cloud
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings
-from tasks.retry import READ_ONLY_TASK
+from hsnap.tasks.retry import READ_ONLY_TASK
 
 
 @task(name="select-servers", **READ_ONLY_TASK)

@@ -1,1 +1,0 @@
-"""Prefect flows of hsnap: select servers, map tasks, collect states, report."""
