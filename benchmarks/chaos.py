@@ -109,7 +109,7 @@ def _project(trial: Trial, endpoint: str) -> str:
 
 
 def _free_slot(project: str) -> None:
-    """What an operator does for a killed run's slot (docs/reliability.md), instead of waiting out its lease."""
+    """What an operator does for a killed run's slot (docs/reliability.md): free it now."""
     from prefect.exceptions import ObjectNotFound  # noqa: PLC0415 -- Prefect loads slowly
 
     from hsnap.projects.limits import free_project_slot  # noqa: PLC0415 -- needs the Prefect API
