@@ -107,13 +107,23 @@ def _check_quota(project: Project) -> None:
         )
 
 
-def create_server(project: Project, new: NewServer) -> Created:
-    """``POST /servers``: a server that initializes, then starts (or stays off)."""
+def create_server(
+    project: Project,
+    new: NewServer,
+    prepare: Callable[[str], list[Callable[[Server], None]]] | None = None,
+) -> Created:
+    """``POST /servers``: a server that initializes, then starts (or stays off).
+
+    ``prepare(location)`` checks what the resource families own in the body (networks, volumes,
+    ...) once the location is known and before anything changes; what it returns is applied to
+    the new server.
+    """
     server_type = server_type_of(project, new.server_type)
     location = _location_for(project, new.location, server_type)
     image = image_for(project, new.image, server_type, server_type.disk)
     project.ensure_name_free(new.name)
     _check_quota(project)
+    appliers = prepare(location) if prepare is not None else []
     sid = project.sim.next_id("server")
     ipv4, ipv6 = public_addresses(sid, ipv4=new.enable_ipv4, ipv6=new.enable_ipv6)
     server = Server(
@@ -132,6 +142,8 @@ def create_server(project: Project, new: NewServer) -> Created:
         boot=image.boot,
     )
     project.servers[sid] = server
+    for apply in appliers:
+        apply(server)
     action, next_actions = _start_up(project, server, new.start_after_create)
     return Created(server, action, next_actions, secrets.token_urlsafe(12))
 

@@ -41,6 +41,8 @@ class Action:
     finished: float | None = None
     error: ErrorPair | None = None
     locks_server: int | None = None
+    #: other resources whose lock this action holds while it runs (``Project.begin_on``)
+    locks: tuple[tuple[int, str], ...] = ()
 
     def progress(self, now: float) -> int:
         """0..100 as the API reports it: 100 only once the action has ended."""

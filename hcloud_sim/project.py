@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from hcloud_labels import Selector
 from hcloud_sim.errors import ApiError
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from hcloud_sim.state import Simulator
 
 Effect = Callable[[float], None]
+T = TypeVar("T")
+#: (id, kind) of a resource, as in an action's ``resources``
+Resource = tuple[int, str]
 
 
 class Project:
@@ -45,6 +48,17 @@ class Project:
         self.created_images: list[int] = []
         #: how each running action ends, so the control plane can end one early
         self._finishers: dict[int, Effect] = {}
+        #: running actions holding the lock of a resource other than a server (``begin_on``)
+        self.locks: dict[Resource, set[int]] = {}
+        #: each resource family's state (``store``)
+        self._stores: dict[type[Any], Any] = {}
+
+    def store(self, cls: type[T]) -> T:
+        """This project's instance of a family's state class, made on first use."""
+        found = self._stores.get(cls)
+        if found is None:
+            found = self._stores[cls] = cls()
+        return found
 
     # -- durations -------------------------------------------------------------------------
 
@@ -107,6 +121,11 @@ class Project:
             self._finish(self.actions[action_id], now, ("server_deleted", "server was deleted"))
         del self.servers[server_id]
         self.deleted_servers[server_id] = server
+        from hcloud_sim.resources import families  # noqa: PLC0415 -- families import the project
+
+        for family in families():
+            if family.on_server_deleted is not None:
+                family.on_server_deleted(self, server)
         return server
 
     def architecture_of(self, server: Server) -> Literal["x86", "arm"]:
@@ -178,6 +197,65 @@ class Project:
             self.sim.schedule(now + duration, finish)
         return action
 
+    def is_locked(self, resource: Resource) -> bool:
+        if resource[1] == "server":
+            server = self.servers.get(resource[0])
+            return server is not None and bool(server.lock_holders)
+        return bool(self.locks.get(resource))
+
+    def begin_on(
+        self,
+        command: str,
+        resources: list[Resource],
+        *,
+        locks: list[Resource] | None = None,
+        duration: float | None,
+        error: ErrorPair | None = None,
+        on_success: Effect | None = None,
+        on_error: Effect | None = None,
+    ) -> Action:
+        """Start an action on any resources, holding the lock of ``locks`` (default: all of them).
+
+        423 ``locked`` names the first locked resource's kind, as the API does
+        ("cannot perform operation because volume is locked"). Servers are locked the same way
+        ``begin`` locks them, so a volume attach and a snapshot of its server exclude each other.
+        """
+        held = list(resources if locks is None else locks)
+        for resource in held:
+            if self.is_locked(resource):
+                kind = resource[1].replace("_", " ")
+                raise ApiError("locked", f"cannot perform operation because {kind} is locked")
+        now = self.sim.clock.now()
+        action = Action(
+            id=self.sim.next_id("action"),
+            command=command,
+            started=now,
+            duration=duration,
+            resources=list(resources),
+            planned_error=error,
+            locks=tuple(held),
+        )
+        self.actions[action.id] = action
+        for resource in held:
+            if resource[1] == "server":
+                self.servers[resource[0]].lock_holders.add(action.id)
+            else:
+                self.locks.setdefault(resource, set()).add(action.id)
+
+        def finish(t: float) -> None:
+            self._finishers.pop(action.id, None)
+            if action.status != "running":
+                return
+            self._finish(action, t, action.planned_error)
+            effect = on_error if action.planned_error else on_success
+            if effect is not None:
+                effect(t)
+
+        self._finishers[action.id] = finish
+        if duration is not None:
+            self.sim.schedule(now + duration, finish)
+        return action
+
     def finish_action(self, action_id: int) -> Action:
         """End a running action now as planned (success or its planned error), with effects."""
         action = self.action(action_id)
@@ -195,6 +273,16 @@ class Project:
         )
         if server is not None:
             server.lock_holders.discard(action.id)
+        for resource in action.locks:
+            holders = self.locks.get(resource)
+            if resource[1] == "server":
+                owner = self.servers.get(resource[0]) or self.deleted_servers.get(resource[0])
+                if owner is not None:
+                    owner.lock_holders.discard(action.id)
+            elif holders is not None:
+                holders.discard(action.id)
+                if not holders:
+                    del self.locks[resource]
         for resource_id, kind in action.resources:
             image = self.images.get(resource_id) if kind == "image" else None
             if image is not None and image.creating_action == action.id:

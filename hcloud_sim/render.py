@@ -65,6 +65,17 @@ PRIVATE_NETWORK_ID = 4711
 
 
 def render_server(project: Project, server: Server) -> dict[str, Any]:
+    """The server as the API shows it; each resource family adds what points at it."""
+    from hcloud_sim.resources import families  # noqa: PLC0415 -- families import render
+
+    view = _server_fields(project, server)
+    for family in families():
+        if family.server_view is not None:
+            family.server_view(project, server, view)
+    return view
+
+
+def _server_fields(project: Project, server: Server) -> dict[str, Any]:
     image = project.images.get(server.image_id) if server.image_id else None
     private = []
     if server.private_ip is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcloud_sim import lifecycle, routes_catalog, routes_servers
+from hcloud_sim import lifecycle, resources, routes_catalog, routes_servers
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import (
     Handler,
@@ -249,6 +249,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     *routes_catalog.ROUTES,
     *routes_servers.ROUTES,
+    *resources.routes(),
 )
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 

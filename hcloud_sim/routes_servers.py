@@ -7,10 +7,12 @@ API's ``invalid_input`` naming the field) and results into the documented respon
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
-from hcloud_sim import lifecycle
+from hcloud_sim import lifecycle, resources
 from hcloud_sim.errors import invalid_field
+from hcloud_sim.model import Server
 from hcloud_sim.query import Reply, Request, Route, body_hostname, body_labels, body_str, path_id
 from hcloud_sim.render import render_action, render_server
 
@@ -68,8 +70,9 @@ def _public_net(req: Request) -> tuple[bool, bool]:
 
 
 def _check_absent(req: Request) -> None:
+    owned = resources.server_fields()
     for name, kind in _ABSENT.items():
-        if req.body.get(name) not in (None, []):
+        if name not in owned and req.body.get(name) not in (None, []):
             raise invalid_field(name, f"{kind} not found (the simulator has none)")
     user_data = body_str(req, "user_data")
     if user_data is not None and len(user_data.encode()) > _USER_DATA_LIMIT:
@@ -90,7 +93,7 @@ def create_server(req: Request) -> Reply:
         enable_ipv4=enable_ipv4,
         enable_ipv6=enable_ipv6,
     )
-    created = lifecycle.create_server(req.project, new)
+    created = lifecycle.create_server(req.project, new, _family_fields(req, new))
     return Reply(
         201,
         {
@@ -100,6 +103,24 @@ def create_server(req: Request) -> Reply:
             "root_password": created.root_password,
         },
     )
+
+
+def _family_fields(
+    req: Request, new: lifecycle.NewServer
+) -> Callable[[str], list[Callable[[Server], None]]]:
+    """The body's fields that resource families own, checked for ``location`` by each family."""
+
+    def prepare(location: str) -> list[Callable[[Server], None]]:
+        appliers = []
+        for name, field in resources.server_fields().items():
+            value = req.body.get(name)
+            if value is not None:
+                apply = field.prepare(req.project, value, new, location)
+                if apply is not None:
+                    appliers.append(apply)
+        return appliers
+
+    return prepare
 
 
 def delete_server(req: Request) -> Reply:

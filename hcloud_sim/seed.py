@@ -10,6 +10,7 @@ from hcloud_labels import check_labels
 from hcloud_sim.catalog import CatalogSpec, ServerTypeSpec
 from hcloud_sim.errors import ApiError
 from hcloud_sim.model import Image, Server
+from hcloud_sim.resources import families
 from hcloud_sim.spec import ProjectSpec, ServerSpec
 from hcloud_sim.transitions import begin_transition, check_status
 
@@ -140,6 +141,10 @@ def seed_project(project: Project) -> None:
             boot=image_spec.boot,
         )
         project.images[image.id] = image
+
+    for family in families():  # in their order: networks before what attaches to them
+        if family.seed is not None:
+            family.seed(project, spec.families.get(family.name))
 
 
 def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:

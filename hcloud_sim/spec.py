@@ -8,7 +8,7 @@ generator) or ``null`` for "never ends". Ages are seconds or text like ``90s``, 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -166,6 +166,35 @@ class ProjectSpec(_Spec):
     servers: list[ServerSpec] = Field(default_factory=list)
     images: list[ImageSpec] = Field(default_factory=list)
     faults: list[FaultRule] = Field(default_factory=list)
+    #: each resource family's section (``networks``, ``firewalls``, ...), by family name; in a
+    #: scenario file they are written beside ``servers``, as keys of the project
+    families: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_family_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        from hcloud_sim.resources import sections  # noqa: PLC0415 -- families import the spec
+
+        known = sections()
+        moved = {key: value for key, value in data.items() if key in known}
+        if not moved:
+            return data
+        rest = {key: value for key, value in data.items() if key not in known}
+        return {**rest, "families": {**rest.get("families", {}), **moved}}
+
+    @model_validator(mode="after")
+    def _check_family_sections(self) -> ProjectSpec:
+        from hcloud_sim.resources import sections  # noqa: PLC0415 -- families import the spec
+
+        known = sections()
+        for key, value in self.families.items():
+            if key not in known:
+                raise ValueError(f"unknown section {key!r}; known: {', '.join(sorted(known))}")
+            if not isinstance(value, known[key]):
+                self.families[key] = known[key].model_validate(value)
+        return self
 
     def duration_for(self, command: str) -> DurationSpec:
         if command in self.action_durations:

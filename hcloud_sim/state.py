@@ -21,10 +21,25 @@ from hcloud_sim.faults import FaultRule
 from hcloud_sim.model import Boot, Server
 from hcloud_sim.project import Project
 from hcloud_sim.render import render_action, render_image, render_server
+from hcloud_sim.resources import families
 from hcloud_sim.seed import seed_project
 from hcloud_sim.spec import Scenario
 
-_ID_BASES = {"server": 100_000, "image": 300_000, "action": 500_000, "primary_ip": 700_000}
+#: where each kind's ids start: distinct ranges, so an id of the wrong kind is never found by chance
+_ID_BASES = {
+    "server": 100_000,
+    "image": 300_000,
+    "action": 500_000,
+    "primary_ip": 700_000,
+    "network": 1_100_000,
+    "firewall": 1_200_000,
+    "floating_ip": 1_300_000,
+    "volume": 1_400_000,
+    "placement_group": 1_500_000,
+    "load_balancer": 1_600_000,
+    "ssh_key": 1_700_000,
+    "certificate": 1_800_000,
+}
 
 
 class Simulator:
@@ -56,7 +71,7 @@ class Simulator:
     # -- infrastructure ----------------------------------------------------------------------
 
     def next_id(self, kind: str) -> int:
-        self._ids[kind] += 1
+        self._ids[kind] = self._ids.get(kind, 9_000_000) + 1
         return self._ids[kind]
 
     def schedule(self, at: float, fn: Callable[[float], None]) -> None:
@@ -184,6 +199,7 @@ class Simulator:
                 },
                 "faults": [r.model_dump() for r in p.faults.rules()],
                 "quota": {"servers": p.spec.server_quota, "snapshots": p.spec.snapshot_quota},
+                **{f.name: f.ground_truth(p) for f in families() if f.ground_truth is not None},
             }
 
     def add_fault(self, project: str | None = None, **rule: Any) -> FaultRule:

@@ -66,7 +66,7 @@ class Fleet:
         return run_hsnap(self.env, *args, stdin=stdin)
 
     def add_worker(self, name: str) -> None:
-        self.workers[name] = start_worker(self.env, name, self.logs / f"{name}.log", "--limit", "2")
+        self.workers[name] = start_worker(self.env, name, self.logs / f"{name}.log", "--limit", "1")
 
     def worker_of(self, flow_run_id: str) -> str | None:
         """The worker that submitted the run, from the workers' own logs."""
