@@ -198,7 +198,21 @@ def run_case(
         "failed": result["failed"],
         "peak_rss_mb": result["peak_rss_mb"],
         "real_s": round(result["real_s"], 1),
+        "cpu_s": round(result.get("cpu_s", 0.0), 1),
+        "requests_per_server_by_endpoint": by_endpoint(stats, servers),
     }
+
+
+def by_endpoint(stats: list[dict[str, Any]], servers: int) -> dict[str, float]:
+    """Requests per server for each ``METHOD endpoint`` (and status, when not a success)."""
+    counts: dict[str, int] = {}
+    for r in stats:
+        key = f"{r['method']} {r['endpoint']}"
+        if r["status"] >= 300:
+            key += f" {r['status']}"
+        counts[key] = counts.get(key, 0) + r["count"]
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    return {k: round(c / servers, 3) for k, c in ordered}
 
 
 # -- the flow process ------------------------------------------------------------------------
@@ -243,11 +257,17 @@ def child_baseline(sim: Simulator, scale: float) -> tuple[float, float, int]:
 def child(tool: str, base: str, scale: float) -> None:
     sim = Simulator.__new__(Simulator)
     sim.base = base
+    cpu = cpu_s()
     wall, real, failed = child_hsnap(sim) if tool == "hsnap" else child_baseline(sim, scale)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        json.dumps({"wall_s": wall, "real_s": real, "failed": failed, "peak_rss_mb": round(rss, 1)})
-    )
+    line = {"wall_s": wall, "real_s": real, "failed": failed, "peak_rss_mb": round(rss, 1)}
+    print(json.dumps({**line, "cpu_s": cpu_s() - cpu}))
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system) this process has used so far (its threads included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def targets(line: dict[str, Any]) -> dict[str, bool]:

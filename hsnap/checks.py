@@ -27,6 +27,8 @@ MAX_CONCURRENCY = 5000  # the default is 1000 (hsnap.policy.DEFAULT_MAX_CONCURRE
 Minutes = Annotated[float, Field(gt=0, le=MAX_MINUTES, allow_inf_nan=False)]
 #: servers handled at the same time
 Concurrency = Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]
+#: requests of the project's budget hsnap leaves to other clients (0: none; None: a quarter)
+Reserve = Annotated[int, Field(ge=0, le=1_000_000)]
 
 _RANGES: dict[str, TypeAdapter[Any]] = {
     "lock_wait_minutes": TypeAdapter(Minutes),
@@ -34,6 +36,7 @@ _RANGES: dict[str, TypeAdapter[Any]] = {
     "shutdown_wait_minutes": TypeAdapter(Minutes),
     "poweron_wait_minutes": TypeAdapter(Minutes),
     "max_concurrency": TypeAdapter(Concurrency),
+    "reserve": TypeAdapter(Reserve | None),
 }
 
 

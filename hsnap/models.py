@@ -158,6 +158,9 @@ class RunReport:
     outcomes: tuple[SnapshotOutcome, ...]
     pruned: tuple[PruneRow, ...] = ()
     prune_error: str | None = None  # the retention step failed as a whole: what went wrong
+    #: how the run shared the project's request budget, when it had to pace itself
+    #: ("paced for 4m to keep 900 requests for other clients")
+    budget: str | None = None
 
     @property
     def prune_failed(self) -> tuple[PruneRow, ...]:
@@ -182,6 +185,7 @@ class RunReport:
             "servers": [o.to_dict() for o in self.outcomes],
             "pruned": [r.to_dict() for r in self.pruned],
             "prune_error": self.prune_error,
+            "budget": self.budget,
         }
 
     @classmethod
@@ -192,4 +196,6 @@ class RunReport:
         )
         pruned = tuple(PruneRow.from_dict(r) for r in data.get("pruned", ()))
         prune_error = data.get("prune_error")
-        return cls(data["flow_run_id"], data["dry_run"], outcomes, pruned, prune_error)
+        return cls(
+            data["flow_run_id"], data["dry_run"], outcomes, pruned, prune_error, data.get("budget")
+        )

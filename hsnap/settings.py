@@ -34,6 +34,8 @@ class Settings(BaseModel):
     #: the project's default label selector (from its HetznerProject block), used when a run
     #: gives none
     label_selector: str | None = None
+    #: requests of the project's budget left to its other clients (None: a quarter of it)
+    reserve: int | None = Field(default=None, ge=0)
     time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     http_timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 

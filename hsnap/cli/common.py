@@ -100,6 +100,13 @@ Project = Annotated[
         "--project", "-P", help="Hetzner project (a HetznerProject block; see hsnap project list)."
     ),
 ]
+Reserve = Annotated[
+    int | None,
+    typer.Option(
+        help="Requests of the project's budget left to its other clients "
+        "(default: the project's, else a quarter; 0: none).",
+    ),
+]
 TokenSecret = Annotated[
     str, typer.Option(help="Prefect Secret block holding the token when HCLOUD_TOKEN is unset.")
 ]
@@ -228,6 +235,8 @@ def execute(parameters: dict[str, Any], *, as_json: bool, verbose: bool) -> None
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         out.print(report_table(result))
+        if result.budget:
+            out.print(f"request budget: {result.budget}", highlight=False)
     raise typer.Exit(reporting.exit_code(result))
 
 

@@ -68,37 +68,38 @@ def lock_timeout(
 
 
 def wait_unlocked(run: ServerRun, deadline: Deadline, consequence: str, knob: str) -> bool:
-    """Return once no action holds the server's lock (True if any did); LockedError at the deadline.
+    """Wait until the actions now holding the server's lock end (True if any did).
 
     Lists what holds the lock (one request), then waits for those actions through the project's
-    shared watcher (no requests of its own), and lists again: a new action may have taken over.
+    shared watcher (no requests of its own). It does not list again: the caller tries its start
+    once they ended, and a 423 then says that a new action took over (one request either way,
+    but a start that succeeds needs no second one). LockedError at the deadline.
     """
     locked_since: float | None = None  # lock wait counts from the first check that saw a lock
     try:
-        while True:
-            holders = run.cloud.running_actions(run.server.id)
-            if not holders:
-                return locked_since is not None
-            if locked_since is None:
-                locked_since = deadline.elapsed()
-            for action in holders:
-                if action.id not in run.holders:
-                    run.say(
-                        "waiting",
-                        "locked by %s action %s (%d%%); waiting up to %s",
-                        action.command,
-                        action.id,
-                        action.progress,
-                        fmt(deadline.remaining()),
-                        progress=action.progress,
-                    )
-                run.holders[action.id] = f"{action.command} #{action.id}"
-            for action in holders:
-                if deadline.expired():
-                    raise lock_timeout(deadline, holders, consequence, knob)
-                run.cloud.watcher.wait(action.id, deadline, _still_locked(run, deadline))
+        holders = run.cloud.running_actions(run.server.id)
+        if not holders:
+            return False
+        locked_since = deadline.elapsed()
+        for action in holders:
+            if action.id not in run.holders:
+                run.say(
+                    "waiting",
+                    "locked by %s action %s (%d%%); waiting up to %s",
+                    action.command,
+                    action.id,
+                    action.progress,
+                    fmt(deadline.remaining()),
+                    progress=action.progress,
+                )
+            run.holders[action.id] = f"{action.command} #{action.id}"
+        for action in holders:
             if deadline.expired():
                 raise lock_timeout(deadline, holders, consequence, knob)
+            run.cloud.watcher.wait(action.id, deadline, _still_locked(run, deadline))
+        if deadline.expired():
+            raise lock_timeout(deadline, holders, consequence, knob)
+        return True
     finally:
         if locked_since is not None:
             run.lock_wait_s += deadline.elapsed() - locked_since

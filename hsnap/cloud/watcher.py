@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 MIN_POLL_S = 2.0
 MAX_POLL_S = 120.0
 #: least time between two polls with a full bucket: what a finished action may wait to be seen
-MIN_SPACING_S = 15.0
+MIN_SPACING_S = 20.0
 AGE_FRACTION = 0.25
 #: after a predicted end, check again this often until the action has ended
 PAST_DUE_S = 5.0
@@ -116,6 +116,11 @@ class ActionWatcher:
                 return self._finished[action_id]
             finally:
                 self._release(action_id)
+
+    def busy(self) -> bool:
+        """Whether any task waits on an action that has not ended yet (a poll will come)."""
+        with self._cond:
+            return any(i not in self._finished for i in self._waiters)
 
     def _release(self, action_id: int) -> None:
         self._waiters[action_id] -= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from hsnap.checks import Concurrency, Minutes, check_snapshot_parameters
+from hsnap.checks import Concurrency, Minutes, Reserve, check_snapshot_parameters
 from hsnap.errors import HsnapError
 from hsnap.flows.fan_out import each_completed
 from hsnap.flows.local_run import refuse, run_and_read
@@ -38,6 +39,7 @@ from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 from hsnap.snapshot.recovery import still_off, unchecked
+from hsnap.snapshot.session import run_session
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from hsnap.tasks.audit import snapshot_cost
 from hsnap.tasks.prune import prune
@@ -65,6 +67,7 @@ def snapshot_servers(
     shutdown_wait_minutes: Minutes = 10.0,
     poweron_wait_minutes: Minutes = 60.0,
     project: str | None = None,
+    reserve: Reserve | None = None,
 ) -> State[Any]:
     """Snapshot Hetzner Cloud servers, waiting out locks, and report what happened to each one.
 
@@ -94,6 +97,9 @@ def snapshot_servers(
         project: the Hetzner project (a HetznerProject block: token, endpoint, default
             label selector) instead of HCLOUD_TOKEN / token_secret. One snapshot run per
             project at a time: a second one waits for the first.
+        reserve: requests of the project's budget (3600 an hour) left to its other clients
+            (Kubernetes controllers, Terraform, the console): at the reserve hsnap paces itself
+            to the refill. Default: the project block's, else a quarter of the budget; 0: none.
     """
     log = get_run_logger()
     try:  # bad input or credentials: the run ends Failed with the message, no traceback
@@ -103,6 +109,7 @@ def snapshot_servers(
                 "description_template": description_template,
                 "labels": labels,
                 "timezone": timezone,
+                "reserve": reserve,
             }
         )
         settings = load_settings(token_secret, project)
@@ -112,14 +119,17 @@ def snapshot_servers(
     except HsnapError as exc:
         return refuse(exc)
     source = (token_secret, project)
+    run_id = str(flow_run.id or uuid.uuid4())
     # one snapshot run per project at a time; a dry run changes nothing and need not wait
-    with nullcontext() if dry_run else project_slot(settings.project):
+    with (
+        nullcontext() if dry_run else project_slot(settings.project),
+        run_session(run_id, settings, reserve, _say_pacing(log)) as session,
+    ):
         scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
         try:
             chosen, missing = _select(label_selector, servers, exclude, source, scaled)
         except HsnapError as exc:
             return refuse(exc)
-        run_id = str(flow_run.id or uuid.uuid4())
         if not dry_run:
             # power back what an interrupted run left off, before any server is snapshotted
             # (and before consistent mode reads whether it was running)
@@ -154,7 +164,23 @@ def snapshot_servers(
             pruned, prune_error = _prune_succeeded(retention, timezone, outcomes, dry_run, source)
         rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
         cost = snapshot_cost(*source)
-        return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
+        budget = session.pacing.describe()
+        if budget:
+            log.info("request budget: %s", budget)
+        report = RunReport(run_id, dry_run, rows, tuple(pruned), prune_error, budget)
+        return _publish(report, cost)
+
+
+def _say_pacing(log: Any) -> Callable[[int, int], None]:
+    def say(left: int, reserve: int) -> None:
+        log.info(
+            "the project's request budget is down to %d, the %d kept for its other clients: "
+            "pacing to the refill (the run goes on, slower)",
+            left,
+            reserve,
+        )
+
+    return say
 
 
 def _prune_succeeded(

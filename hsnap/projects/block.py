@@ -42,6 +42,12 @@ class HetznerProject(Block):
         description="Snapshot only servers matching it unless a run asks otherwise "
         "(Hetzner syntax, e.g. env=prod).",
     )
+    reserve: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests of the project's budget hsnap leaves to its other clients "
+        "(Kubernetes controllers, Terraform...). Empty: a quarter of the budget; 0: none.",
+    )
 
 
 def load_project(name: str) -> HetznerProject:
@@ -69,5 +75,6 @@ def project_settings(name: str, time_scale: float) -> Settings:
         endpoint=block.endpoint or DEFAULT_ENDPOINT,
         project=name,
         label_selector=block.label_selector or None,
+        reserve=block.reserve,
         time_scale=time_scale,
     )

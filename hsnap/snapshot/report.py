@@ -103,6 +103,8 @@ def markdown(report: RunReport, cost: str | None = None) -> str:
     lines += [f"This run created {len(made)} snapshot(s), {size:.2f} GB in all.", ""]
     if cost:
         lines += [f"{cost}.", ""]
+    if report.budget:
+        lines += [f"Request budget: {report.budget}.", ""]
     lines.append(f"Flow run `{report.flow_run_id}`.")
     return "\n".join(lines)
 

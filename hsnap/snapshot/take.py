@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hsnap.clock import Deadline
 from hsnap.cloud.client import Cloud
+from hsnap.cloud.images import ImageReader
 from hsnap.cloud.waiting import (
     FIRST_POLL_S,
     MAX_POLL_S,
@@ -63,6 +64,7 @@ class SnapshotError(Exception):
 class _Run(ServerRun):
     snapshot_s: float = 0.0
     resumed: bool = False
+    images: ImageReader | None = None
     #: when the answer to a create of this attempt was last lost (API clock), if ever
     unclear_at: float | None = None
 
@@ -74,14 +76,16 @@ def take_snapshot(
     attempt: int = 1,
     may_resume: bool = False,
     log: Log | None = None,
+    images: ImageReader | None = None,
 ) -> SnapshotOutcome:
     """Snapshot ``plan.server``; raise SnapshotError with the failed row if it does not succeed.
 
     Args:
         attempt: 1 for the first try; later tries look for this run's image before creating.
         may_resume: look for this run's image even on the first try (the flow run was restarted).
+        images: the run's batched image reader (else one read of the finished image).
     """
-    run = _Run(cloud, plan.server, log or logging.getLogger(__name__))
+    run = _Run(cloud, plan.server, log or logging.getLogger(__name__), images=images)
     started = cloud.clock.now()
     guard = _guard(run, plan) if plan.consistent else None
     error: HsnapError | None = None
@@ -239,7 +243,10 @@ def _wait_available(
             _wait_image(run, image, deadline)
     finally:
         run.snapshot_s += deadline.elapsed()
-    final = run.cloud.get_image(image.id)
+    if run.images is not None:
+        final = run.images.get(plan.server.id, image.id)
+    else:
+        final = run.cloud.get_image(image.id)
     if final.status == "creating":
         raise _snapshot_timeout(image, deadline)
     if final.status != "available":
