@@ -37,17 +37,42 @@ def default_reserve(limit: int) -> int:
 
 @dataclass
 class Pacing:
-    """What one run's requests waited for the reserve; filled in by the governor."""
+    """When one run's requests waited for the reserve; filled in by the governor."""
 
     reserve: int | None = None  # None: a quarter of RateLimit-Limit
     on_start: Callable[[int, int], None] | None = None  # (requests left, reserve) at a start
-    paced_s: float = 0.0  # API seconds this run's requests waited at the reserve
     episodes: int = 0
     kept: int = 0  # the reserve, in requests, the last time it was applied
-    _pacing: bool = field(default=False, repr=False)
+    _closed_s: float = field(default=0.0, repr=False)  # API seconds of ended episodes
+    _since: float | None = field(default=None, repr=False)  # the current episode's start
+    _until: float = field(default=0.0, repr=False)  # its last paced request so far
+
+    @property
+    def paced_s(self) -> float:
+        """API seconds during which the run's requests went at the refill, not at once."""
+        current = max(0.0, self._until - self._since) if self._since is not None else 0.0
+        return self._closed_s + current
+
+    def begin(self, now: float, reserve: int) -> bool:
+        """A request must wait for the refill; True if that starts an episode of pacing."""
+        self.kept = reserve
+        if self._since is not None:
+            return False
+        self._since = self._until = now
+        self.episodes += 1
+        return True
+
+    def paced(self, now: float) -> None:
+        """A request that waited in line went, at ``now``."""
+        self._until = max(self._until, now)
+
+    def end(self) -> None:
+        if self._since is not None:
+            self._closed_s += max(0.0, self._until - self._since)
+            self._since = None
 
     def describe(self) -> str | None:
-        """ "paced for 4m to keep 900 requests for other clients", or None if it never paced."""
+        """"paced for 4m to keep 900 requests for other clients", or None if it never paced."""
         if not self.episodes:
             return None
         minutes, seconds = divmod(round(self.paced_s), 60)
@@ -118,33 +143,24 @@ class RateGovernor:
                         self._tokens, self._at = tokens - 1, now
                     self._in_flight += 1
                     self.requests += 1
-                    self._end_pacing()
+                    if self.pacing is not None:
+                        if my_turn:
+                            self.pacing.paced(now)
+                        elif now >= self._next_slot:
+                            self.pacing.end()  # nobody waits in line: the episode is over
                     return
                 # at the reserve: wait for the refill, in line behind the requests already waiting
                 step = 1 / self.refill_per_s
                 slot = max(now + max(0.0, floor - tokens) * step, self._next_slot)
                 self._next_slot = slot + step
                 wait = slot - now
-                self._start_pacing(tokens, wait)
+                self.waited_s += wait
+                pacing = self.pacing
+                started = pacing is not None and pacing.begin(now, self.reserve)
+            if started and pacing is not None and pacing.on_start is not None:
+                pacing.on_start(max(0, int(tokens)), self.reserve)  # outside the lock: it logs
             self.clock.sleep(wait)
             my_turn = True
-
-    def _start_pacing(self, tokens: float, wait: float) -> None:
-        self.waited_s += wait
-        pacing = self.pacing
-        if pacing is None:
-            return
-        pacing.paced_s += wait
-        pacing.kept = self.reserve
-        if not pacing._pacing:
-            pacing._pacing = True
-            pacing.episodes += 1
-            if pacing.on_start is not None:
-                pacing.on_start(max(0, int(tokens)), self.reserve)
-
-    def _end_pacing(self) -> None:
-        if self.pacing is not None and self._next_slot <= self.clock.now():
-            self.pacing._pacing = False
 
     def observe(self, response: requests.Response) -> None:
         headers = response.headers
