@@ -304,6 +304,9 @@ def main() -> None:
     parser.add_argument("--locked", type=float, default=10.0, help="%% locked at start")
     parser.add_argument("--projects", type=int, help="P projects through PostgreSQL + 2 workers")
     parser.add_argument("--baseline", action="store_true", help="also run the naive loop")
+    parser.add_argument(
+        "--instant-only", action="store_true", help="only the instant-action case (hsnap's cost)"
+    )
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--baseline-time-scale", type=float, default=600.0)
     parser.add_argument("--child", choices=["hsnap", "baseline"], help=argparse.SUPPRESS)
@@ -320,6 +323,8 @@ def main() -> None:
         return
     for n in args.servers:
         cases = [("hsnap", 50.0, 3600, True), ("hsnap", args.time_scale, 3600, False)]
+        if args.instant_only:
+            cases = cases[:1]
         if n == 200:
             cases.append(("hsnap", args.time_scale, 300, False))
         if args.baseline:

@@ -4,7 +4,7 @@
 
 The floor is what any flow that does hsnap's job through Prefect must pay: a flow that maps a
 task over the same number of items on the same task runner and concurrency as hsnap, whose task
-does what every hsnap task does through Prefect (its three log lines at the default level and
+does what every hsnap task does through Prefect (its two log lines at the default level and
 one Prefect event) and nothing else. hsnap's figure is its run on defaults against ``hcloud_sim``
 with snapshots that take no time (``benchmarks/fleet.py``'s instant case), so what is left is its
 own cost. Both run in a fresh process with Prefect's temporary server, one after the other.
@@ -42,8 +42,7 @@ def floor_child(items: int) -> None:
     @task(name="floor-item", task_run_name="floor-{item}", cache_policy=NO_CACHE)
     def one(item: int) -> int:
         log = get_run_logger()
-        log.info("node-%04d (id %d): creating snapshot", item, item)
-        log.info("node-%04d (id %d): image %d creating, action %d", item, item, item, item)
+        log.info("node-%04d (id %d): creating snapshot: image %d, action %d", *[item] * 4)
         log.info("node-%04d (id %d): snapshot image %d is available", item, item, item)
         emit_event(
             event="hsnap.snapshot.succeeded",

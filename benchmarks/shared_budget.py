@@ -183,8 +183,9 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--locked", type=float, default=10.0)
     parser.add_argument(
-        "--start-remaining", type=int, help="the bucket at the start (default: 3600 up to 1000 "
-        "servers, 2000 above)"
+        "--start-remaining",
+        type=int,
+        help="the bucket at the start (default: 3600 up to 1000 servers, 2000 above)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

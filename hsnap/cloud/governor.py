@@ -72,7 +72,7 @@ class Pacing:
             self._since = None
 
     def describe(self) -> str | None:
-        """"paced for 4m to keep 900 requests for other clients", or None if it never paced."""
+        """ "paced for 4m to keep 900 requests for other clients", or None if it never paced."""
         if not self.episodes:
             return None
         minutes, seconds = divmod(round(self.paced_s), 60)

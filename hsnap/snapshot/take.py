@@ -202,7 +202,9 @@ def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
     def create() -> tuple[ImageRef, ActionRef | None]:
         if run.unclear_at is not None and (late := _resume(run, plan)) is not None:
             return late, own_action(run, late)  # the lost create landed while we waited a lock
-        run.say("creating", "creating snapshot %r", plan.description)
+        # the live display hears it now; the log gets one line once the API answered (a line
+        # per server costs every run a share of Prefect's log handling, see performance.md)
+        emit(ProgressEvent(run.name, "creating", f"creating snapshot {plan.description!r}"))
         try:
             return run.cloud.create_snapshot(plan.server.id, plan.description, plan.labels)
         except TransientError:
@@ -228,7 +230,14 @@ def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
         )
         return found, own_action(run, found)
     if action is not None:
-        run.say("snapshotting", "image %s creating, action %s", image.id, action.id, progress=0)
+        run.say(
+            "snapshotting",
+            "creating snapshot %r: image %s, action %s",
+            plan.description,
+            image.id,
+            action.id,
+            progress=0,
+        )
     return image, action
 
 

@@ -86,4 +86,3 @@ def test_at_the_reserve_the_run_paces_and_the_other_client_never_sees_429(
         m.startswith("the project's request budget is down to") and f"the {kept} kept" in m
         for m in messages
     )
-    assert f"request budget: {report.budget}" in messages
