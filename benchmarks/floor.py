@@ -39,8 +39,9 @@ def floor_child(items: int) -> None:
     from hsnap.flows.fan_out import each_completed  # noqa: PLC0415
     from hsnap.policy import DEFAULT_MAX_CONCURRENCY  # noqa: PLC0415
 
-    @task(name="floor-item", task_run_name="floor-{item}", cache_policy=NO_CACHE)
-    def one(item: int) -> int:
+    @task(name="floor-item", task_run_name="floor-{plan}", cache_policy=NO_CACHE)
+    def one(plan: int) -> int:  # each_completed passes ``plan``, as to hsnap's task
+        item = plan
         log = get_run_logger()
         log.info("node-%04d (id %d): creating snapshot: image %d, action %d", *[item] * 4)
         log.info("node-%04d (id %d): snapshot image %d is available", item, item, item)

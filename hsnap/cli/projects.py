@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hsnap.cli.common import AsJson, app, fail, out, read_token
+from hsnap.cli.common import AsJson, Reserve, app, fail, out, read_token
 from hsnap.console import rows_table
 from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_ENDPOINT
@@ -41,6 +41,7 @@ def add(
         str | None, typer.Option("--label-selector", "-l", help="Default label selector.")
     ] = None,
     display_name: Annotated[str, typer.Option(help="A name for people.")] = "",
+    reserve: Reserve = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing one.")] = False,
 ) -> None:
     """Store a project's token in a HetznerProject block, after one read that checks it.
@@ -59,6 +60,7 @@ def add(
             label_selector=label_selector,
             display_name=display_name,
             replace=replace,
+            reserve=reserve,
         )
     except HsnapError as exc:
         fail(exc)

@@ -59,10 +59,13 @@ def add_project(
     label_selector: str | None = None,
     display_name: str = "",
     replace: bool = False,
+    reserve: int | None = None,
 ) -> int:
     """Check the token with one read, store the project, create its limit; the server count."""
     check_name(name)
     check_selector(label_selector)
+    if reserve is not None and reserve < 0:
+        raise ConfigError(f"reserve (--reserve) = {reserve}: use 0 or more requests")
     settings = Settings(token=SecretStr(token.strip()), endpoint=endpoint, project=name)
     if not replace and name in project_names():
         raise ConfigError(f"project {name!r} exists: remove it first, or add it with --replace")
@@ -72,6 +75,7 @@ def add_project(
         token=settings.token,
         endpoint=settings.endpoint,
         label_selector=label_selector or None,
+        reserve=reserve,
     )
     block.save(name, overwrite=True)
     ensure_project_limit(name)
