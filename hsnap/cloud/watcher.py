@@ -72,7 +72,9 @@ class ActionWatcher:
     def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud
         self.clock: Clock = cloud.clock
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # waiters: woken by a poll's answers
+        self._wake = threading.Condition(self._lock)  # the poller: woken by a registration
         self._watched: dict[int, _Watched] = {}
         self._waiters: dict[int, int] = {}
         self._finished: dict[int, ActionRef] = {}
@@ -93,7 +95,7 @@ class ActionWatcher:
             self._watched.setdefault(action_id, _Watched(since=now, due=now))
             self._waiters[action_id] = self._waiters.get(action_id, 0) + 1
             self._ensure_thread()
-            self._cond.notify_all()
+            self._wake.notify()  # only the poller: a new action must not wake 1000 waiters
             reported: float | None = None  # the poll last reported: report each answer once
             try:
                 while action_id not in self._finished:
@@ -150,14 +152,14 @@ class ActionWatcher:
                     if now - idle_since > IDLE_EXIT_S:
                         self._thread = None
                         return
-                    self._cond.wait(timeout=1.0)
+                    self._wake.wait(timeout=1.0)
                     continue
                 idle_since = now
                 spacing = self._spacing(len(pending))
                 next_due = max(min(w.due for w in pending.values()), last_poll + spacing)
                 if next_due > now:
-                    # a new, younger action registering wakes this wait through notify_all
-                    self._cond.wait(timeout=min(next_due - now, MAX_POLL_S) / self.clock.scale)
+                    # a new, younger action registering wakes this wait (through _wake)
+                    self._wake.wait(timeout=min(next_due - now, MAX_POLL_S) / self.clock.scale)
                     continue
                 # whatever falls due before the next poll could be made joins this one
                 ids = sorted(i for i, w in pending.items() if w.due <= now + spacing)
