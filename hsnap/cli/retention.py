@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,7 @@ from hsnap.cli.common import (
     Excludes,
     LabelSelector,
     Project,
+    Reserve,
     ServerNames,
     TokenSecret,
     Verbose,
@@ -30,10 +31,22 @@ from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
 
+if TYPE_CHECKING:
+    from hsnap.snapshot.budget import BudgetPlan
+
 _DEFAULT = RetentionPolicy()
 #: a command's parameters that are not retention options
 _NOT_POLICY = frozenset(
-    {"dry_run", "label_selector", "server", "exclude", "as_json", "verbose", "parameters"}
+    {
+        "dry_run",
+        "label_selector",
+        "server",
+        "exclude",
+        "as_json",
+        "verbose",
+        "parameters",
+        "reserve",
+    }
 )
 # One definition of each retention option: ``hsnap prune`` and ``hsnap plan`` offer the same names
 # and defaults (the policy's own), so a plan shows exactly what the same prune would do.
@@ -113,6 +126,25 @@ def prune(
     raise typer.Exit(1 if any(r.result == "failed" for r in rows) else 0)
 
 
+def forecast(
+    servers: int, token_secret: str, project: str | None, reserve: int | None
+) -> BudgetPlan:
+    """The requests a run over ``servers`` takes, against the budget the dry run last saw."""
+    from hsnap.clock import Clock  # noqa: PLC0415
+    from hsnap.cloud.governor import governor_for  # noqa: PLC0415 -- imports requests
+    from hsnap.snapshot.budget import predict  # noqa: PLC0415
+
+    settings = load_settings(token_secret, project)  # the dry run just read it: no surprise
+    governor = governor_for(settings, Clock(settings.time_scale))  # this process's, as the run's
+    left = governor.remaining()
+    return predict(
+        servers,
+        remaining=None if left is None else int(left),
+        limit=governor.limit,
+        reserve=reserve if reserve is not None else settings.reserve,
+    )
+
+
 @app.command(rich_help_panel="Retention")
 def plan(
     label_selector: LabelSelector = None,
@@ -130,10 +162,15 @@ def plan(
     timezone: Timezone = "UTC",
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
+    reserve: Reserve = None,
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """What a run would snapshot and then prune, without changing anything (read-only token OK)."""
+    """What a run would snapshot and prune, and the requests it takes against the budget left.
+
+    Changes nothing (a read-only token is enough). Warns when the run cannot finish without
+    pacing at the reserve it leaves to the project's other clients.
+    """
     parameters: dict[str, Any] = {
         "label_selector": label_selector,
         "servers": server,
@@ -141,19 +178,23 @@ def plan(
         "timezone": timezone,
         "token_secret": token_secret,
         "project": project,
+        "reserve": reserve,
     }
     check_locally(parameters)
     policy = _policy(**{k: v for k, v in locals().items() if k not in _NOT_POLICY})
     from hsnap.flows.snapshot_servers import run_locally  # noqa: PLC0415 -- imports Prefect: slow
 
     result = run_flow(run_locally, verbose=verbose, **parameters, dry_run=True, retention=policy)
+    budget = forecast(len(result.outcomes), token_secret, project, reserve)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        typer.echo(json.dumps({**result.to_dict(), "requests": budget.to_dict()}, indent=2))
     else:
         out.print(rows_table(reporting.rows(result), title=reporting.verdict(result)))
         _print_prune(
             reporting.prune_rows(result.pruned), reporting.prune_verdict(result.pruned), False, None
         )
+        for line in budget.describe():
+            (err if line.startswith("warning") else out).print(line, highlight=False)
     if result.prune_error:
         err.print(f"[red]hsnap: retention failed: {result.prune_error}[/red]", highlight=False)
     raise typer.Exit(reporting.exit_code(result))

@@ -102,49 +102,6 @@ def run(
 
 
 @app.command(rich_help_panel="Snapshots")
-def plan(
-    label_selector: LabelSelector = None,
-    server: ServerNames = None,
-    exclude: Excludes = None,
-    token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
-    project: Project = None,
-    reserve: Reserve = None,
-    as_json: AsJson = False,
-) -> None:
-    """Predict the requests a run takes against the project's budget; warn if it must pace."""
-    from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
-    from hsnap.policy import select  # noqa: PLC0415
-    from hsnap.settings import load_settings  # noqa: PLC0415
-    from hsnap.snapshot.budget import predict  # noqa: PLC0415
-
-    try:
-        check_snapshot_parameters({"label_selector": label_selector, "reserve": reserve})
-        settings = load_settings(token_secret, project, may_start_prefect=False)
-        selector = label_selector or settings.label_selector
-        cloud = Cloud(settings)
-        listed = cloud.list_servers(selector)
-        chosen, missing = select(listed, server or [], exclude or [])
-    except HsnapError as exc:
-        fail(exc, code=exit_code(exc))
-    governor = cloud.governor
-    left = governor.remaining()
-    forecast = predict(
-        len(chosen),
-        listed=len(listed),
-        remaining=None if left is None else int(left),
-        limit=governor.limit,
-        reserve=reserve if reserve is not None else settings.reserve,
-    )
-    if as_json:
-        typer.echo(json.dumps({**forecast.to_dict(), "not_found": missing}, indent=2))
-    else:
-        for line in forecast.describe():
-            (err if line.startswith("warning") else out).print(line, highlight=False)
-        for name in missing:
-            err.print(f"no server named {name!r}: not counted", highlight=False)
-
-
-@app.command(rich_help_panel="Snapshots")
 def demo(
     scenario: Annotated[str, typer.Option(help="Built-in scenario (demo, faults) or a file.")] = (
         "demo"
