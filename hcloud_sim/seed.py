@@ -73,6 +73,10 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
         check_labels(image_spec.labels)
         if image_spec.server and image_spec.server not in names:
             raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+    for section in spec.families.values():  # what a family's section refers to: servers, ...
+        check_refs = getattr(section, "check_refs", None)
+        if check_refs is not None:
+            check_refs(spec)
 
 
 def seed_project(project: Project) -> None:

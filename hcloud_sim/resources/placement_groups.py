@@ -12,6 +12,8 @@ Scenario section::
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from hcloud_sim.lifecycle import NewServer
     from hcloud_sim.model import Action, Server
     from hcloud_sim.project import Project
+    from hcloud_sim.spec import ProjectSpec
 
 #: servers per spread group (Hetzner's documented limit)
 SPREAD_LIMIT = 10
@@ -87,8 +90,8 @@ def _state(project: Project) -> PlacementGroups:
     return project.store(PlacementGroups)
 
 
-def _name_free(project: Project, name: str, but: int | None = None) -> None:
-    if any(g.name == name and g.id != but for g in _state(project).groups.values()):
+def _name_free(state: PlacementGroups, name: str, but: int | None = None) -> None:
+    if any(g.name == name and g.id != but for g in state.groups.values()):
         raise ApiError(
             "uniqueness_error", "name is already used", details={"fields": [{"name": "name"}]}
         )
@@ -104,11 +107,24 @@ def _room(group: PlacementGroup) -> None:
 
 
 def create_group(project: Project, name: str, kind: str, labels: dict[str, str]) -> PlacementGroup:
-    _name_free(project, name)
-    group = PlacementGroup(
-        project.sim.next_id("placement_group"), name, kind, project.sim.clock.now(), dict(labels)
-    )
-    _state(project).groups[group.id] = group
+    return _new_group(
+        _state(project), lambda: project.sim.next_id("placement_group"), project.sim.clock.now(),
+        name=name, kind=kind, labels=labels,
+    )  # fmt: skip
+
+
+def _new_group(
+    state: PlacementGroups,
+    new_id: Callable[[], int],
+    now: float,
+    *,
+    name: str,
+    kind: str,
+    labels: dict[str, str],
+) -> PlacementGroup:
+    _name_free(state, name)
+    group = PlacementGroup(new_id(), name, kind, now, dict(labels))
+    state.groups[group.id] = group
     return group
 
 
@@ -177,7 +193,7 @@ def update(req: Request) -> Reply:
     group = _state(req.project).group(path_id(req))
     name, labels = _name(req, required=False), body_labels(req)
     if name is not None and name != group.name:
-        _name_free(req.project, name, but=group.id)
+        _name_free(_state(req.project), name, but=group.id)
         group.name = name
     if labels is not None:
         group.labels = dict(labels)
@@ -286,27 +302,59 @@ class GroupSpec(BaseModel):
 
 
 class Section(RootModel[list[GroupSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Raise ValueError for servers the project does not have, or groups too full."""
+        names = [
+            spec.name.format(i=i) if spec.count is not None else spec.name
+            for spec in project.servers
+            for i in range(1, (spec.count or 1) + 1)
+        ]
+        counter = itertools.count(1)
+        _populate(
+            PlacementGroups(),
+            self.root,
+            {n: i for i, n in enumerate(names, 1)},
+            lambda: next(counter),
+        )
 
 
 def _seed(project: Project, section: Section | None) -> None:
-    for spec in section.root if section is not None else []:
+    if section is not None:
+        _populate(
+            _state(project),
+            section.root,
+            {s.name: s.id for s in project.servers.values()},
+            lambda: project.sim.next_id("placement_group"),
+            project.sim.clock.now(),
+        )
+
+
+def _populate(
+    state: PlacementGroups,
+    specs: list[GroupSpec],
+    servers: dict[str, int],
+    new_id: Callable[[], int],
+    now: float = 0.0,
+) -> None:
+    for spec in specs:
         try:
-            group = create_group(project, spec.name, spec.type, spec.labels)
+            group = _new_group(
+                state, new_id, now, name=spec.name, kind=spec.type, labels=spec.labels
+            )
         except ApiError as exc:
             raise ValueError(f"placement group {spec.name!r}: {exc.message}") from None
         for name in spec.servers:
-            server = next((s for s in project.servers.values() if s.name == name), None)
-            if server is None:
+            server_id = servers.get(name)
+            if server_id is None:
                 raise ValueError(f"placement group {spec.name!r}: no server {name!r}")
-            other = _state(project).of_server(server.id)
+            other = state.of_server(server_id)
             if other is not None:
                 raise ValueError(
                     f"server {name!r} is in placement groups {other.name!r} and {spec.name!r}"
                 )
             if len(group.servers) >= SPREAD_LIMIT:
                 raise ValueError(f"placement group {spec.name!r}: at most {SPREAD_LIMIT} servers")
-            group.servers.append(server.id)
+            group.servers.append(server_id)
 
 
 def _ground_truth(project: Project) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
 
 from hcloud_sim import SimulatorServer
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, clock_stepping, error_of
@@ -450,3 +451,48 @@ def test_go_cli_creates_a_network_and_attaches_a_server(
            "--network", "lab")  # fmt: skip
     assert server_named(fast_sim, "in-lab")["private_net"][0]["ip"] == "10.5.1.1"
     assert not failed_requests(fast_sim)
+
+
+# -- scenario files --------------------------------------------------------------------------------
+
+
+def _with_networks(networks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "projects": [{"servers": [{"name": "a"}, {"name": "b"}], "networks": networks}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("networks", "problem"),
+    [
+        (
+            [{"name": "n", "ip_range": "10.1.0.0/16", "subnets": [{}], "servers": [{"name": "c"}]}],
+            "network 'n': no server 'c'",
+        ),
+        (
+            [
+                {
+                    "name": "n",
+                    "ip_range": "10.1.0.0/16",
+                    "subnets": [{"ip_range": "10.1.0.0/24"}],
+                    "servers": [{"name": "a", "ip": "10.1.0.9"}, {"name": "b", "ip": "10.1.0.9"}],
+                }
+            ],
+            "network 'n', server 'b': provided IP 10.1.0.9 is not available",
+        ),
+        (
+            [{"name": "n", "ip_range": "10.1.0.0/16", "servers": [{"name": "a"}]}],
+            "network 'n', server 'a': the network has no subnet in network zone eu-central",
+        ),
+        (
+            [{"name": "n", "ip_range": "8.8.0.0/16"}],
+            "network 'n': invalid input in field 'ip_range': must be one of the private",
+        ),
+    ],
+)
+def test_a_scenario_with_impossible_networks_fails_at_load(
+    networks: list[dict[str, Any]], problem: str
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(_with_networks(networks))
+    assert problem in str(caught.value)

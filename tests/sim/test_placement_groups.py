@@ -17,6 +17,7 @@ from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
 
 from hcloud_sim import SimulatorServer
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, clock_stepping, error_of
@@ -249,3 +250,28 @@ def test_go_cli_creates_a_group_and_a_server_in_it_and_a_network(
     listed = hcloud("placement-group", "list", "-o", "columns=name,servers").stdout
     assert "spread-1" in listed
     assert not failed_requests(fast_sim)
+
+
+@pytest.mark.parametrize(
+    ("groups", "problem"),
+    [
+        ([{"name": "g", "servers": ["nope"]}], "placement group 'g': no server 'nope'"),
+        (
+            [{"name": "g", "servers": ["n-1"]}, {"name": "h", "servers": ["n-1"]}],
+            "server 'n-1' is in placement groups 'g' and 'h'",
+        ),
+        ([{"name": "g", "servers": [f"n-{i}" for i in range(1, 12)]}], "at most 10 servers"),
+        ([{"name": "g", "type": "cluster"}], "type: Input should be 'spread'"),
+    ],
+)
+def test_a_scenario_with_impossible_groups_fails_at_load(
+    groups: list[dict[str, Any]], problem: str
+) -> None:
+    scenario = {
+        "projects": [
+            {"servers": [{"name": "n-{i}", "count": 11}], "placement_groups": groups},
+        ],
+    }
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario)
+    assert problem in str(caught.value)

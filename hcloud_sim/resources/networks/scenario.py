@@ -15,10 +15,13 @@ section's, or else one the simulator makes (10.0.0.0/16, one subnet per network 
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from hcloud_sim.catalog import LOCATIONS
 from hcloud_sim.errors import ApiError
 from hcloud_sim.resources.networks import servers, verbs
 from hcloud_sim.resources.networks.state import (
@@ -28,12 +31,14 @@ from hcloud_sim.resources.networks.state import (
     IPv4Network,
     NetRoute,
     Network,
+    NetworkState,
     render_attachment,
     render_network,
 )
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
+    from hcloud_sim.spec import ProjectSpec, ServerSpec
 
 #: the network ``private_network: true`` servers are put in
 PRIVATE_NAME = "private"
@@ -74,89 +79,135 @@ class NetworkSpec(_Spec):
 
 
 class NetworksSection(RootModel[list[NetworkSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Raise ValueError for what only the project can tell: servers, addresses, overlaps."""
+        servers = {}
+        for i, spec in enumerate(s for group in project.servers for s in expand(group)):
+            servers[spec.name] = (
+                i + 1,
+                LOCATIONS[spec.location][6] if spec.location in LOCATIONS else "",
+            )
+        counter = itertools.count(1)
+        populate(
+            NetworkState(),
+            self.root,
+            members=servers,
+            private=private_names(project),
+            new_id=lambda: next(counter),
+            now=0,
+        )
+
+
+#: a server as the section sees it: name -> (id, network zone)
+Members = dict[str, tuple[int, str]]
+
+
+def expand(spec: ServerSpec) -> list[ServerSpec]:
+    """A server spec with ``count`` stands for that many servers (``{i}`` in its name)."""
+    if spec.count is None:
+        return [spec]
+    return [
+        spec.model_copy(update={"name": spec.name.format(i=i)}) for i in range(1, spec.count + 1)
+    ]
+
+
+def private_names(project: ProjectSpec) -> list[str]:
+    return [s.name for group in project.servers for s in expand(group) if s.private_network]
 
 
 def seed(project: Project, section: NetworksSection | None) -> None:
-    specs = section.root if section is not None else []
+    members = {
+        s.name: (s.id, servers.zone_of(project, s))
+        for s in sorted(project.servers.values(), key=lambda s: s.id)
+    }
+    populate(
+        verbs.networks_of(project),
+        section.root if section is not None else [],
+        members=members,
+        private=private_names(project.spec),
+        new_id=lambda: project.sim.next_id("network"),
+        now=project.sim.clock.now(),
+    )
+
+
+def populate(
+    state: NetworkState,
+    specs: list[NetworkSpec],
+    *,
+    members: Members,
+    private: list[str],
+    new_id: Callable[[], int],
+    now: float,
+) -> None:
+    """The section's networks, and ``private`` (server names) in the network named private."""
     made: dict[str, Network] = {}
     for spec in specs:
         try:
-            made[spec.name] = _make(project, spec)
+            network = verbs.build_network(
+                state,
+                new_id,
+                now,
+                name=spec.name,
+                ip_range=spec.ip_range,
+                labels=spec.labels,
+                subnets=[(s.type, s.ip_range, s.network_zone, s.vswitch_id) for s in spec.subnets],
+                routes=[NetRoute(r.destination, r.gateway) for r in spec.routes],
+                expose_routes_to_vswitch=spec.expose_routes_to_vswitch,
+            )
         except ApiError as exc:
             raise ValueError(f"network {spec.name!r}: {exc.message}") from None
-    private = [s for s in project.servers.values() if _wants_private(project, s.name)]
-    if private:
-        network = made.get(PRIVATE_NAME) or _private_network(project, private)
-        for server in sorted(private, key=lambda s: s.id):
-            if server.id not in network.servers:
-                _attach(project, network, server.name, None, [])
-
-
-def _make(project: Project, spec: NetworkSpec) -> Network:
-    network = verbs.create_network(
-        project,
-        name=spec.name,
-        ip_range=spec.ip_range,
-        labels=spec.labels,
-        subnets=[(s.type, s.ip_range, s.network_zone, s.vswitch_id) for s in spec.subnets],
-        routes=[NetRoute(r.destination, r.gateway) for r in spec.routes],
-        expose_routes_to_vswitch=spec.expose_routes_to_vswitch,
+        network.protection_delete = spec.protected
+        made[spec.name] = network
+        for member in spec.servers:
+            _attach(state, network, members, member.name, ip=member.ip, alias_ips=member.alias_ips)
+    if not private:
+        return
+    network = made.get(PRIVATE_NAME) or _private_network(
+        state, members=members, private=private, new_id=new_id, now=now
     )
-    network.protection_delete = spec.protected
-    for member in spec.servers:
-        _attach(project, network, member.name, member.ip, member.alias_ips)
-    return network
+    for name in private:
+        if members.get(name, (0, ""))[0] not in network.servers:
+            _attach(state, network, members, name, ip=None, alias_ips=[])
 
 
 def _attach(
-    project: Project,
+    state: NetworkState,
     network: Network,
+    members: Members,
     name: str,
+    *,
     ip: IPv4Address | None,
     alias_ips: list[IPv4Address],
 ) -> None:
-    server = next((s for s in project.servers.values() if s.name == name), None)
-    if server is None:
-        raise ValueError(
-            f"network {network.name!r}: no server {name!r} in project {project.name!r}"
-        )
+    if name not in members:
+        raise ValueError(f"network {network.name!r}: no server {name!r}")
+    server_id, zone = members[name]
     try:
-        servers.check_overlap(project, server.id, network)
+        servers.check_overlap(state, server_id, network)
         address, aliases = servers.plan_addresses(
-            network,
-            server_id=server.id,
-            zone=servers.zone_of(project, server),
-            ip=ip,
-            alias_ips=alias_ips,
-            ip_range=None,
+            network, server_id=server_id, zone=zone, ip=ip, alias_ips=alias_ips, ip_range=None
         )
     except ApiError as exc:
         raise ValueError(f"network {network.name!r}, server {name!r}: {exc.message}") from None
-    state = verbs.networks_of(project)
-    network.servers[server.id] = Attachment(address, aliases, state.next_mac())
+    network.servers[server_id] = Attachment(address, aliases, state.next_mac())
 
 
-def _wants_private(project: Project, name: str) -> bool:
-    for spec in project.spec.servers:
-        if not spec.private_network:
-            continue
-        if spec.count is None and spec.name == name:
-            return True
-        if spec.count is not None and any(
-            spec.name.format(i=i) == name for i in range(1, spec.count + 1)
-        ):
-            return True
-    return False
-
-
-def _private_network(project: Project, members: list[Any]) -> Network:
+def _private_network(
+    state: NetworkState,
+    *,
+    members: Members,
+    private: list[str],
+    new_id: Callable[[], int],
+    now: float,
+) -> Network:
     """10.0.0.0/16 with a /20 subnet per network zone its servers are in (eu-central first)."""
-    zones = {servers.zone_of(project, s) for s in members}
+    zones = {members[name][1] for name in private if name in members}
     ordered = [z for z in NETWORK_ZONES if z in zones]
     blocks = list(PRIVATE_RANGE.subnets(new_prefix=20))
-    return verbs.create_network(
-        project,
+    return verbs.build_network(
+        state,
+        new_id,
+        now,
         name=PRIVATE_NAME,
         ip_range=PRIVATE_RANGE,
         labels={},

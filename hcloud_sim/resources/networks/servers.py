@@ -16,6 +16,7 @@ from hcloud_sim.resources.networks.state import (
     IPv4Address,
     IPv4Network,
     Network,
+    NetworkState,
     Subnet,
 )
 from hcloud_sim.resources.networks.verbs import networks_of
@@ -88,8 +89,8 @@ def _check_free(subnets: list[Subnet], taken: set[IPv4Address], ip: IPv4Address)
         raise not_available(ip)
 
 
-def check_overlap(project: Project, server_id: int, network: Network) -> None:
-    for other in networks_of(project).networks.values():
+def check_overlap(state: NetworkState, server_id: int, network: Network) -> None:
+    for other in state.networks.values():
         if server_id in other.servers:
             if other.id == network.id:
                 raise ApiError(
@@ -140,7 +141,7 @@ def attach(
     state = networks_of(project)
     network = state.network(network_id)
     _ensure_unlocked(project, server)
-    check_overlap(project, server.id, network)
+    check_overlap(state, server.id, network)
     address, aliases = plan_addresses(
         network,
         server_id=server.id,

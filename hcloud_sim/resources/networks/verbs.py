@@ -6,6 +6,7 @@ API's network actions end within a second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hcloud_sim.errors import ApiError, invalid_field
@@ -35,8 +36,8 @@ def networks_of(project: Project) -> NetworkState:
     return project.store(NetworkState)
 
 
-def _name_free(project: Project, name: str, but: int | None = None) -> None:
-    if any(n.name == name and n.id != but for n in networks_of(project).networks.values()):
+def _name_free(state: NetworkState, name: str, but: int | None = None) -> None:
+    if any(n.name == name and n.id != but for n in state.networks.values()):
         raise ApiError(
             "uniqueness_error", "name is already used", details={"fields": [{"name": "name"}]}
         )
@@ -52,14 +53,39 @@ def create_network(
     routes: list[NetRoute],
     expose_routes_to_vswitch: bool = False,
 ) -> Network:
-    """A network with its first subnets and routes; each is checked as its action would."""
+    return build_network(
+        networks_of(project),
+        lambda: project.sim.next_id("network"),
+        project.sim.clock.now(),
+        name=name,
+        ip_range=ip_range,
+        labels=labels,
+        subnets=subnets,
+        routes=routes,
+        expose_routes_to_vswitch=expose_routes_to_vswitch,
+    )
+
+
+def build_network(
+    state: NetworkState,
+    new_id: Callable[[], int],
+    now: float,
+    *,
+    name: str,
+    ip_range: IPv4Network,
+    labels: dict[str, str],
+    subnets: list[SubnetRequest],
+    routes: list[NetRoute],
+    expose_routes_to_vswitch: bool = False,
+) -> Network:
+    """A network with its first subnets and routes, each checked as its action would be."""
     check_network_range(ip_range)
-    _name_free(project, name)
+    _name_free(state, name)
     network = Network(
         id=0,
         name=name,
         ip_range=ip_range,
-        created=project.sim.clock.now(),
+        created=now,
         labels=dict(labels),
         expose_routes_to_vswitch=expose_routes_to_vswitch,
     )
@@ -71,8 +97,8 @@ def create_network(
         add_subnet_to(network, subnet, f"subnets.{i}.")
     for i, route in enumerate(routes):
         add_route_to(network, route, f"routes.{i}.")
-    network.id = project.sim.next_id("network")
-    networks_of(project).networks[network.id] = network
+    network.id = new_id()
+    state.networks[network.id] = network
     return network
 
 
@@ -86,7 +112,7 @@ def update_network(
 ) -> Network:
     network = networks_of(project).network(network_id)
     if name is not None and name != network.name:
-        _name_free(project, name, but=network.id)
+        _name_free(networks_of(project), name, but=network.id)
         network.name = name
     if labels is not None:
         network.labels = dict(labels)
