@@ -236,7 +236,7 @@ def test_chosen_addresses_alias_ips_and_the_refusals(net: hcloud.Client) -> None
     # taken: another server's address, an alias, the gateway
     for taken in ("10.1.0.5", "10.1.0.21", "10.1.0.1"):
         error = _refused(
-            lambda ip=taken: net.servers.attach_to_network(web2, backend, ip=ip),  # type: ignore[misc]
+            lambda ip=taken: net.servers.attach_to_network(web2, backend, ip=ip),
             "ip_not_available",
         )
         assert taken in error.message
