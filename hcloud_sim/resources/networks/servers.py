@@ -180,8 +180,8 @@ def _attachment(server: Server, network: Network) -> Attachment:
 def detach(project: Project, server_id: int, network_id: int) -> Action:
     server = project.server(server_id)
     network = networks_of(project).network(network_id)
-    att = _attachment(server, network)
     _ensure_unlocked(project, server)
+    att = _attachment(server, network)
 
     def done(t: float) -> None:
         del t
@@ -197,8 +197,8 @@ def change_alias_ips(
     """The interface's alias IPs become ``alias_ips`` (taken at once, shown at once)."""
     server = project.server(server_id)
     network = networks_of(project).network(network_id)
-    att = _attachment(server, network)
     _ensure_unlocked(project, server)
+    att = _attachment(server, network)
     _, aliases = plan_addresses(
         network,
         server_id=server.id,
