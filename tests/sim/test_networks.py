@@ -292,6 +292,19 @@ def test_detach_and_server_deletion_free_the_addresses(net: hcloud.Client) -> No
     net.servers.attach_to_network(_server(net, "web-2"), backend, ip="10.1.0.5")
 
 
+def test_a_server_deleted_while_attaching_gives_its_address_back(net: hcloud.Client) -> None:
+    backend = _network(net, "backend")
+    web1, web2 = _server(net, "web-1"), _server(net, "web-2")
+    attaching = net.servers.attach_to_network(web1, backend, ip="10.1.0.50")
+    _refused(
+        lambda: net.servers.attach_to_network(web2, backend, ip="10.1.0.50"), "ip_not_available"
+    )
+    net.servers.delete(web1)  # a lock does not stop a delete: the attach ends in error
+    assert net.actions.get_by_id(attaching.id).status == "error"
+    net.servers.attach_to_network(web2, backend, ip="10.1.0.50").wait_until_finished()
+    assert _private(net, "web-2") == {backend.id: ("10.1.0.50", [])}
+
+
 def test_a_server_created_in_networks_has_its_addresses(net: hcloud.Client) -> None:
     backend, tiny = _network(net, "backend"), _network(net, "tiny")
     created = net.servers.create(
