@@ -14,7 +14,6 @@ from hcloud_sim.model import Action
 from hcloud_sim.resources.networks.state import (
     PRIVATE_RANGES,
     PUBLIC_GATEWAY,
-    IPv4Address,
     IPv4Network,
     NetRoute,
     Network,
@@ -243,6 +242,3 @@ def change_protection(project: Project, network_id: int, delete: bool | None) ->
         network.protection_delete = delete
     return _action(project, "change_protection", network)
 
-
-def is_gateway(network: Network, ip: IPv4Address) -> bool:
-    return ip == network.gateway or any(ip == network.subnet_gateway(s) for s in network.subnets)
