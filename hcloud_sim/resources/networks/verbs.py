@@ -241,4 +241,3 @@ def change_protection(project: Project, network_id: int, delete: bool | None) ->
     if delete is not None:
         network.protection_delete = delete
     return _action(project, "change_protection", network)
-
