@@ -458,6 +458,8 @@ def test_go_cli_creates_a_network_and_attaches_a_server(
     assert "10.5.1.0/24" in described
     assert "10.100.1.0/24" in described
 
+    hcloud("server", "change-alias-ips", "web-1", "--network", "lab", "--alias-ips", "10.5.1.8")
+    assert server_named(fast_sim, "web-1")["private_net"][0]["alias_ips"] == ["10.5.1.8"]
     hcloud("server", "detach-from-network", "web-1", "--network", "lab")
     assert server_named(fast_sim, "web-1")["private_net"] == []
     hcloud("server", "create", "--name", "in-lab", "--type", "cx22", "--image", "ubuntu-24.04",
