@@ -153,8 +153,8 @@ def replace(cloud: Cloud, plan: ReplacePlan, out: Log | None = None) -> ReplaceR
     converge(steps, recipe)
     _history(steps, plan)
     if not any(r.status == "failed" for r in steps.rows):
-        labels = {**plan.image.labels, REPLACED_BY_LABEL: str(steps.server_id)}
-        cloud.set_image_labels(plan.image.id, labels)
+        labels = cloud.get_image(plan.image.id).labels  # the history step relabelled it
+        cloud.set_image_labels(plan.image.id, {**labels, REPLACED_BY_LABEL: str(steps.server_id)})
     return ReplaceResult(
         source=recipe.name,
         server=plan.name,

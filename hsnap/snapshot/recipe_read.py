@@ -123,6 +123,8 @@ def _primary(address: Json | None, ips: Mapping[int, Json], *, v6: bool) -> Prim
         ptrs = [(str(p["ip"]), str(p["dns_ptr"])) for p in raw or () if p.get("dns_ptr")]
     else:
         ptrs = [(str(address["ip"]), str(raw))] if raw else []
+    # Hetzner's own default names each address; a new address gets its own default
+    ptrs = [(ip, ptr) for ip, ptr in ptrs if ptr != f"static.{ip}.clients.your-server.de"]
     auto = known.get("auto_delete")
     return PrimaryIp(
         id=address.get("id"),
