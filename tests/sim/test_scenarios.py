@@ -196,9 +196,9 @@ def _fingerprint(sim: Simulator) -> list[Any]:
     project = sim.project()
     return [
         sorted((s.id, s.name) for s in project.servers.values()),
-        [(ip["id"], ip["ip"], ip["assignee_id"]) for ip in sim.ground_truth()["primary_ips"]],
         sorted((i.id, i.description) for i in project.images.values()),
         sorted((a.id, a.command, a.duration) for a in project.actions.values()),
+        [(ip["id"], ip["ip"], ip["assignee_id"]) for ip in sim.ground_truth()["primary_ips"]],
     ]
 
 
