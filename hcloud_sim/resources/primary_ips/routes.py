@@ -216,20 +216,21 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/primary_ips/{id}/actions/assign",
         assign,
-        frozenset({"assignee_type", "assignee_id"}),
+        # hcloud-go 1.x (the CLI 1.30 of Debian) also sends its struct's untagged field "ID"
+        frozenset({"assignee_type", "assignee_id", "ID"}),
     ),
-    Route("POST", "/primary_ips/{id}/actions/unassign", unassign),
+    Route("POST", "/primary_ips/{id}/actions/unassign", unassign, frozenset({"ID"})),
     Route(
         "POST",
         "/primary_ips/{id}/actions/change_dns_ptr",
         change_dns_ptr,
-        frozenset({"ip", "dns_ptr"}),
+        frozenset({"ip", "dns_ptr", "ID"}),
     ),
     Route(
         "POST",
         "/primary_ips/{id}/actions/change_protection",
         change_protection,
-        frozenset({"delete"}),
+        frozenset({"delete", "ID"}),
     ),
     Route(
         "POST",
