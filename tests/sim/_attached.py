@@ -1,4 +1,4 @@
-"""A world for the Primary IP, floating IP and volume contract tests: servers and what is tied to them.
+"""A world for the Primary IP, floating IP and volume contract tests: servers and what they hold.
 
 Ids are fixed by seeding order: servers first, then the ``primary_ips`` section's IPs, then the
 Primary IPs made with each server (in server order), floating IPs, volumes.

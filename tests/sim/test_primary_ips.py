@@ -60,7 +60,7 @@ def _ip(cloud: hcloud.Client, ip_id: int) -> Any:
     return cloud.primary_ips.get_by_id(ip_id)
 
 
-# -- every server holds real Primary IPs ---------------------------------------------------------
+# -- every server holds real Primary IPs ----------------------------------------------------------
 
 
 def test_a_servers_public_net_is_its_primary_ips(cloud: hcloud.Client) -> None:
@@ -73,7 +73,8 @@ def test_a_servers_public_net_is_its_primary_ips(cloud: hcloud.Client) -> None:
         True,
         "ipv4",
     )
-    assert v6.ip == web.public_net.ipv6.ip and v6.ip.endswith("::/64")
+    assert v6.ip == web.public_net.ipv6.ip
+    assert v6.ip.endswith("::/64")
     assert v4.location.name == "fsn1"
     # the scenario gave off-1 an existing IPv6 that outlives it; bare-1 has none
     assert cloud.servers.get_by_id(OFF_1).public_net.primary_ipv6.id == KEEP_V6
@@ -83,7 +84,7 @@ def test_a_servers_public_net_is_its_primary_ips(cloud: hcloud.Client) -> None:
 
 def test_list_filters_sorts_and_pages(cloud: hcloud.Client, wire: RawApi) -> None:
     spare = cloud.primary_ips.get_by_name("spare-v4")
-    assert spare.id == SPARE_V4 and spare.assignee_id is None
+    assert (spare.id, spare.assignee_id) == (SPARE_V4, None)
     by_label = cloud.primary_ips.get_all(label_selector="role=spare")
     assert [ip.id for ip in by_label] == [SPARE_V4]
     by_address = wire.get("/primary_ips", {"ip": _ip(cloud, WEB_V4).ip}).json()["primary_ips"]
@@ -94,13 +95,13 @@ def test_list_filters_sorts_and_pages(cloud: hcloud.Client, wire: RawApi) -> Non
     assert newest["meta"]["pagination"]["next_page"] == 2
 
 
-# -- assign / unassign ------------------------------------------------------------------------------
+# -- assign / unassign ----------------------------------------------------------------------------
 
 
 def test_assign_while_off_within_the_location(cloud: hcloud.Client) -> None:
     created = cloud.primary_ips.create(type="ipv4", name="mine", location=Location(name="fsn1"))
     ip = created.primary_ip
-    assert created.action is None and ip.assignee_id is None and not ip.auto_delete
+    assert (created.action, ip.assignee_id, ip.auto_delete) == (None, None, False)
     cloud.primary_ips.assign(ip, BARE_1).wait_until_finished()
     bare = cloud.servers.get_by_id(BARE_1)
     assert (bare.public_net.primary_ipv4.id, bare.public_net.ipv4.ip) == (ip.id, ip.ip)
@@ -149,7 +150,7 @@ def test_the_server_is_locked_while_an_assign_runs(
     assert world.state.server_by_name("off-1").lock_holders == set()
 
 
-# -- delete, protection, auto_delete -----------------------------------------------------------------
+# -- delete, protection, auto_delete --------------------------------------------------------------
 
 
 def test_deleting_an_assigned_or_protected_ip_is_refused(cloud: hcloud.Client) -> None:
@@ -169,13 +170,13 @@ def test_deleting_a_server_deletes_only_its_auto_delete_ips(cloud: hcloud.Client
     cloud.primary_ips.update(PrimaryIP(id=OFF_V4), auto_delete=False, labels={"keep": "yes"})
     cloud.servers.delete(Server(id=OFF_1))
     remaining = {ip.id: ip for ip in cloud.primary_ips.get_all()}
-    assert remaining[OFF_V4].assignee_id is None and remaining[OFF_V4].labels == {"keep": "yes"}
+    assert (remaining[OFF_V4].assignee_id, remaining[OFF_V4].labels) == (None, {"keep": "yes"})
     assert remaining[KEEP_V6].assignee_id is None  # made outside the server: it stays
     cloud.servers.delete(Server(id=WEB_1))
     assert WEB_V4 not in {ip.id for ip in cloud.primary_ips.get_all()}
 
 
-# -- reverse DNS --------------------------------------------------------------------------------------
+# -- reverse DNS ----------------------------------------------------------------------------------
 
 
 def test_reverse_dns_of_the_ip_and_of_the_server(cloud: hcloud.Client) -> None:
@@ -192,10 +193,11 @@ def test_reverse_dns_of_the_ip_and_of_the_server(cloud: hcloud.Client) -> None:
     code, message = _refused(
         lambda: cloud.servers.change_dns_ptr(Server(id=WEB_1), "192.0.2.9", "x.example.com")
     )
-    assert code == "invalid_input" and "192.0.2.9" in message
+    assert code == "invalid_input"
+    assert "192.0.2.9" in message
 
 
-# -- POST /servers public_net -------------------------------------------------------------------------
+# -- POST /servers public_net ---------------------------------------------------------------------
 
 
 def _create(cloud: hcloud.Client, **kwargs: Any) -> Any:
@@ -255,43 +257,44 @@ def test_an_ip_of_another_location_is_refused(wire: RawApi) -> None:
     assert error_of(answer)[:2] == (422, "primary_ip_datacenter_mismatch")
 
 
-# -- bad input on the wire ---------------------------------------------------------------------------
+# -- bad input on the wire ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "expected"),
-    [
-        ("POST", "/primary_ips", {"type": "ipv4"}, (422, "invalid_input")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv5", "location": "fsn1"}, (422, "invalid_input")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv4"}, (422, "invalid_input")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv4", "location": "mars"}, (422, "invalid_input")),
-        ("POST", "/primary_ips", {"name": "spare-v4", "type": "ipv4", "location": "fsn1"}, (409, "uniqueness_error")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv4", "assignee_id": DATA_1}, (404, "not_found")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv4", "assignee_id": WEB_1}, (422, "server_not_stopped")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv6", "assignee_id": OFF_1}, (422, "server_has_ipv6")),
-        ("POST", "/primary_ips", {"name": "x", "type": "ipv4", "location": "fsn1", "labels": {"a": 1}}, (422, "invalid_input")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/assign", {"assignee_type": "server", "assignee_id": DATA_1}, (404, "not_found")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/assign", {"assignee_type": "server", "assignee_id": True}, (422, "invalid_input")),
-        ("POST", f"/primary_ips/{DATA_1}/actions/unassign", None, (404, "not_found")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/unassign", None, (422, "invalid_input")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/change_dns_ptr", {"ip": "198.51.100.77", "dns_ptr": "a.example.com"}, (422, "invalid_input")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/change_dns_ptr", {"ip": "198.51.100.2", "dns_ptr": "not a name"}, (422, "invalid_input")),
-        ("POST", f"/primary_ips/{SPARE_V4}/actions/change_protection", {"delete": "yes"}, (422, "invalid_input")),
-        ("PUT", f"/primary_ips/{SPARE_V4}", {"auto_delete": 1}, (422, "invalid_input")),
-        ("PUT", f"/primary_ips/{SPARE_V4}", {"name": "keep-v6"}, (409, "uniqueness_error")),
-        ("GET", "/primary_ips/abc", None, (422, "invalid_input")),
-        ("GET", "/primary_ips/actions/1", None, (404, "not_found")),
-        ("GET", "/primary_ips?label_selector=role%3D%3D%3D", None, (422, "invalid_input")),
-    ],
-)  # fmt: skip
+P, ACT = "/primary_ips", f"/primary_ips/{SPARE_V4}/actions"
+BAD = (422, "invalid_input")
+TO_SERVER = {"assignee_type": "server"}
+BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, tuple[int, str]]] = [
+    ("POST", P, {"type": "ipv4"}, (422, "invalid_input")),
+    ("POST", P, {"name": "x", "type": "ipv5", "location": "fsn1"}, (422, "invalid_input")),
+    ("POST", P, {"name": "x", "type": "ipv4"}, (422, "invalid_input")),
+    ("POST", P, {"name": "x", "type": "ipv4", "location": "mars"}, (422, "invalid_input")),
+    ("POST", P, {"name": "spare-v4", "type": "ipv4", "location": 1}, (409, "uniqueness_error")),
+    ("POST", P, {"name": "x", "type": "ipv4", "assignee_id": DATA_1}, (404, "not_found")),
+    ("POST", P, {"name": "x", "type": "ipv4", "assignee_id": WEB_1}, (422, "server_not_stopped")),
+    ("POST", P, {"name": "x", "type": "ipv6", "assignee_id": OFF_1}, (422, "server_has_ipv6")),
+    ("POST", P, {"name": "x", "type": "ipv4", "location": 1, "labels": {"a": 1}}, BAD),
+    ("POST", f"{ACT}/assign", {**TO_SERVER, "assignee_id": DATA_1}, (404, "not_found")),
+    ("POST", f"{ACT}/assign", {**TO_SERVER, "assignee_id": True}, BAD),
+    ("POST", f"{P}/{DATA_1}/actions/unassign", None, (404, "not_found")),
+    ("POST", f"{ACT}/unassign", None, (422, "invalid_input")),
+    ("POST", f"{ACT}/change_dns_ptr", {"ip": "198.51.100.77", "dns_ptr": "a.example.com"}, BAD),
+    ("POST", f"{ACT}/change_dns_ptr", {"ip": "198.51.100.2", "dns_ptr": "not a name"}, BAD),
+    ("POST", f"{ACT}/change_protection", {"delete": "yes"}, (422, "invalid_input")),
+    ("PUT", f"{P}/{SPARE_V4}", {"auto_delete": 1}, (422, "invalid_input")),
+    ("PUT", f"{P}/{SPARE_V4}", {"name": "keep-v6"}, (409, "uniqueness_error")),
+    ("GET", f"{P}/abc", None, (422, "invalid_input")),
+    ("GET", f"{P}/actions/1", None, (404, "not_found")),
+    ("GET", f"{P}?label_selector=role%3D%3D%3D", None, (422, "invalid_input")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
 def test_bad_input_is_refused_and_changes_nothing(
     wire: RawApi,
     world: SimulatorServer,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None,
-    expected: tuple[int, str],
+    case: tuple[str, str, dict[str, Any] | None, tuple[int, str]],
 ) -> None:
+    method, path, body, expected = case
     before = world.state.ground_truth()
     answer = wire.session.request(method, wire.url + path, json=body, timeout=10)
     assert error_of(answer)[:2] == expected
@@ -312,7 +315,7 @@ def test_a_primary_ips_actions_are_listed(cloud: hcloud.Client, wire: RawApi) ->
     assert action.id in [a["id"] for a in listed]
 
 
-# -- the official Go CLI ------------------------------------------------------------------------------
+# -- the official Go CLI --------------------------------------------------------------------------
 
 
 @pytest.fixture
