@@ -117,7 +117,7 @@ BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, tuple[int, str]]] = [
     ("POST", F, {"type": "ipv4", "home_location": "mars"}, BAD),
     ("POST", F, {"type": "ipv4", "server": DATA_1}, (404, "not_found")),
     ("POST", F, {"type": "ipv4", "server": "web-1"}, BAD),
-    ("POST", F, {"type": "ipv4", "home_location": "fsn1", "name": "vip"}, (409, "uniqueness_error")),
+    ("POST", F, {"type": "ipv4", "home_location": 1, "name": "vip"}, (409, "uniqueness_error")),
     ("POST", F, {"type": "ipv4", "home_location": "fsn1", "datacenter": "x"}, BAD),
     ("POST", f"{ACT}/assign", {"server": DATA_1}, (404, "not_found")),
     ("POST", f"{ACT}/assign", {"server": [WEB_1]}, BAD),
