@@ -89,7 +89,7 @@ def _prepare_public_net(project: Project, value: Any, new: NewServer, location: 
     def apply(server: Server) -> None:
         for ip in chosen.values():
             if ip is not None:
-                ip.assignee_id = server.id
+                state.set_assignee(project, ip, server.id)
         state.give_server(project, server, ipv4=enable["ipv4"], ipv6=enable["ipv6"])
 
     return apply

@@ -45,6 +45,9 @@ class PrimaryIps:
     """A project's Primary IPs (``project.store(PrimaryIps)``)."""
 
     ips: dict[int, PrimaryIp] = field(default_factory=dict)
+    #: server id -> its Primary IPs by type: an index kept by ``set_assignee`` alone, so that a
+    #: server's view does not scan every IP of the project
+    held: dict[int, dict[IpType, int]] = field(default_factory=dict)
 
 
 def ips(project: Project) -> dict[int, PrimaryIp]:
@@ -60,7 +63,26 @@ def get(project: Project, ip_id: int) -> PrimaryIp:
 
 def held_by(project: Project, server_id: int) -> dict[IpType, PrimaryIp]:
     """The server's Primary IPs by type (at most one of each)."""
-    return {ip.type: ip for ip in ips(project).values() if ip.assignee_id == server_id}
+    store = project.store(PrimaryIps)
+    return {kind: store.ips[pid] for kind, pid in store.held.get(server_id, {}).items()}
+
+
+def set_assignee(project: Project, ip: PrimaryIp, server_id: int | None) -> None:
+    """The one way an IP changes hands (or, with None, is unassigned)."""
+    held = project.store(PrimaryIps).held
+    if ip.assignee_id is not None:
+        mine = held.get(ip.assignee_id, {})
+        mine.pop(ip.type, None)
+        if not mine:
+            held.pop(ip.assignee_id, None)
+    ip.assignee_id = server_id
+    if server_id is not None:
+        held.setdefault(server_id, {})[ip.type] = ip.id
+
+
+def forget(project: Project, ip: PrimaryIp) -> None:
+    set_assignee(project, ip, None)
+    del ips(project)[ip.id]
 
 
 def render(project: Project, ip: PrimaryIp) -> dict[str, Any]:
@@ -137,9 +159,9 @@ def make(
         created=project.sim.clock.now(),
         labels=dict(labels or {}),
         auto_delete=auto_delete,
-        assignee_id=server.id if server is not None else None,
     )
     ips(project)[pid] = ip
+    set_assignee(project, ip, server.id if server is not None else None)
     return ip
 
 
@@ -181,7 +203,7 @@ def assign(project: Project, ip: PrimaryIp, server: Server) -> Action:
     def done(t: float) -> None:
         del t
         if server.id in project.servers and ip.id in ips(project):
-            ip.assignee_id = server.id
+            set_assignee(project, ip, server.id)
 
     return project.begin_on(
         "assign_primary_ip",
@@ -202,7 +224,7 @@ def unassign(project: Project, ip: PrimaryIp) -> Action:
     def done(t: float) -> None:
         del t
         if ip.assignee_id == server.id:
-            ip.assignee_id = None
+            set_assignee(project, ip, None)
 
     return project.begin_on(
         "unassign_primary_ip",
@@ -223,7 +245,7 @@ def delete(project: Project, ip: PrimaryIp) -> None:
         )
     if project.is_locked((ip.id, KIND)):
         raise ApiError("locked", "cannot perform operation because primary ip is locked")
-    del ips(project)[ip.id]
+    forget(project, ip)
 
 
 def change_protection(project: Project, ip: PrimaryIp, delete: bool) -> Action:
@@ -244,6 +266,6 @@ def server_deleted(project: Project, server: Server) -> None:
     """Those with ``auto_delete`` die with the server; the others stay, unassigned."""
     for ip in list(held_by(project, server.id).values()):
         if ip.auto_delete:
-            del ips(project)[ip.id]
+            forget(project, ip)
         else:
-            ip.assignee_id = None
+            set_assignee(project, ip, None)
