@@ -132,7 +132,6 @@ def create_server(
         location=location,
         disk_gb=server_type.disk,
         image_id=image.id,
-        private_ip=None,
         boot=image.boot,
     )
     project.servers[sid] = server
