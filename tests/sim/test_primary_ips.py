@@ -152,6 +152,15 @@ def test_the_server_is_locked_while_an_assign_runs(
     assert world.state.server_by_name("off-1").lock_holders == set()
 
 
+def test_created_for_a_busy_server_is_refused(wire: RawApi, world: SimulatorServer) -> None:
+    world.state.lock_server(BARE_1, command="attach_iso", duration=None)
+    answer = wire.post("/primary_ips", {"name": "x", "type": "ipv4", "assignee_id": BARE_1})
+    assert error_of(answer)[:2] == (423, "locked")
+    assert wire.get("/primary_ips", {"name": "x"}).json()["primary_ips"] == []
+    created = wire.post("/primary_ips", {"name": "x", "type": "ipv4", "assignee_id": NBG_1})
+    assert error_of(created)[:2] == (422, "server_has_ipv4")
+
+
 # -- delete, protection, auto_delete --------------------------------------------------------------
 
 

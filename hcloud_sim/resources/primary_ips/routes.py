@@ -92,6 +92,8 @@ def create_primary_ip(req: Request) -> Reply:
     if assignee is not None:
         server = p.server(assignee)
         kit.server_off(server)
+        if p.is_locked((server.id, "server")):
+            raise ApiError("locked", "cannot perform operation because server is locked")
         where = _same(where, server.location)
     if where is None:
         raise invalid_field("location", "is required unless assignee_id is given")
