@@ -16,8 +16,6 @@ from hcloud.server_types import ServerType
 from hcloud.servers import Server, ServerCreatePublicNetwork
 
 from hcloud_sim import SimulatorServer
-from hcloud_sim.spec import Scenario
-from hcloud_sim.state import Simulator
 from tests.conftest import ClientFactory, SimFactory
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, clock_stepping, error_of
@@ -387,25 +385,3 @@ def test_go_cli_server_create_with_primary_ips_and_a_volume(
     assert server["public_net"]["ipv6"]["id"] == v6["id"]
     assert server["volumes"] == [_truth(sim, "volumes", "loose")["id"]]
     assert not failed_requests(sim)
-
-
-# -- scenario sections ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("section", "entry", "message"),
-    [
-        ("primary_ips", {"name": "x", "server": "ghost"}, "no server 'ghost'"),
-        ("primary_ips", {"name": "x", "location": "mars"}, "unknown location 'mars'"),
-        ("floating_ips", {"name": "x", "server": "ghost"}, "no server 'ghost'"),
-        ("volumes", {"name": "x", "server": "web-1", "location": "nbg1"}, "its server elsewhere"),
-        ("volumes", {"name": "x", "size": 5}, "greater than or equal to 10"),
-        ("volumes", {"name": "x", "colour": "red"}, "Extra inputs are not permitted"),
-    ],
-)
-def test_a_scenario_section_that_cannot_be_built_fails_at_load(
-    section: str, entry: dict[str, Any], message: str
-) -> None:
-    project = {"name": "p", "servers": [{"name": "web-1"}], section: [entry]}
-    with pytest.raises(ValueError, match=re.escape(message)):
-        Simulator(Scenario.model_validate({"projects": [project]}))
