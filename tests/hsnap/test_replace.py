@@ -28,9 +28,9 @@ from tests.hsnap.world import RUN, SCALE, connect
 WIRED = Path(__file__).parent.parent / "data" / "wired.yaml"
 #: what may differ between a server and its replacement
 NEW_ON_REPLACE = ("id", "created", "image")
-#: server fields the simulator cannot restore yet: Primary IPs and reverse DNS (family
-#: ips-volumes), Hetzner Backups (keys-backups). Shrinks as those families land.
-PENDING = {"public_net", "backup_window"}
+#: server fields the simulator cannot restore yet: Hetzner Backups (family keys-backups).
+#: Shrinks as families land.
+PENDING = {"backup_window"}
 
 
 @pytest.fixture
@@ -63,8 +63,9 @@ def snapshot(cloud: Cloud, name: str) -> int:
 def delete(cloud: Cloud, server_id: int) -> None:
     """Delete a server through the API, protection removed first, and wait until it is gone."""
     base = f"/servers/{server_id}"
-    action = cloud.raw("POST", f"{base}/actions/change_protection", "x", json={"delete": False,
-                                                                            "rebuild": False})
+    action = cloud.raw(
+        "POST", f"{base}/actions/change_protection", "x", json={"delete": False, "rebuild": False}
+    )
     cloud.clock.sleep(5)
     assert action["action"]["id"]
     gone = cloud.raw("DELETE", base, "delete")["action"]["id"]
@@ -183,7 +184,7 @@ def test_a_rerun_finishes_and_never_makes_a_second_server(sim: SimulatorServer) 
         assert again["id"] == made
     else:  # done: from now on the server is one that exists
         assert marker == str(made)
-        with pytest.raises(ConfigError, match="still exists .* --in-place"):
+        with pytest.raises(ConfigError, match=r"still exists .* --in-place"):
             plan_replace(cloud, "web-1")
 
 
@@ -202,7 +203,7 @@ def test_history_moves_to_the_new_server(sim: SimulatorServer) -> None:
     ("name", "image", "message"),
     [
         ("nope", None, "no server named 'nope' and no snapshot"),
-        ("web-1", None, "still exists .* --in-place"),
+        ("web-1", None, r"still exists .* --in-place"),
         ("gone", "web-2", "not a snapshot or backup of gone"),
     ],
 )
@@ -224,7 +225,7 @@ def test_bad_input_changes_nothing(
 
 def test_a_read_only_token_is_refused(make_sim: SimFactory) -> None:
     sim = make_sim(WIRED, time_scale=SCALE)
-    cloud = connect(sim, token="sim-token-readonly")
+    cloud = connect(sim, token="sim-readonly")
     with pytest.raises(ConfigError, match="read-only") as caught:
         plan_replace(cloud, "web-1")
     assert caught.value.code == "token_readonly"
