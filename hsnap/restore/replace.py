@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from hsnap.clock import Deadline
 from hsnap.cloud.client import Cloud
-from hsnap.cloud.waiting import Log, ServerRun
+from hsnap.cloud.waiting import Log, ServerRun, wait_unlocked
 from hsnap.errors import GoneError, HsnapError, PermanentError
 from hsnap.models import ActionRef, ServerRef
 from hsnap.policy import RESTART_LABEL, SERVER_ID_LABEL
@@ -75,8 +75,8 @@ class ReplaceResult:
 class Steps:
     """The rows of one replace, and the actions it runs one after the other on the new server."""
 
-    def __init__(self, cloud: Cloud, out: Log, deadline: Deadline) -> None:
-        self.cloud, self.out, self.deadline = cloud, out, deadline
+    def __init__(self, cloud: Cloud, out: Log, timeout_s: float) -> None:
+        self.cloud, self.out, self.timeout_s = cloud, out, timeout_s
         self.rows: list[Row] = []
         self.warnings: list[str] = []
         self.server_id = 0
@@ -90,23 +90,34 @@ class Steps:
         self.warnings.append(line)
         self.out.warning("%s", line)
 
-    def act(self, path: str, body: Json | None, what: str) -> None:
-        """POST an action on a resource, waiting out locks, then wait until it has finished."""
+    def act(self, path: str, body: Json | None, what: str, done: tuple[str, ...] = ()) -> None:
+        """POST an action on a resource, waiting out locks, then wait until it has finished.
+
+        ``done``: error codes that mean it is already so (an earlier, killed run's action ended
+        while this one waited for its lock).
+        """
+        deadline = self.deadline()
         while True:
             try:
                 data = self.cloud.raw("POST", path, what, json=body)
                 break
             except PermanentError as exc:
-                if exc.code != "locked" or self.deadline.expired():
+                if exc.code in done:
+                    return
+                if exc.code != "locked" or deadline.expired():
                     raise
-                self.deadline.sleep(2.0)
+                deadline.sleep(2.0)
         action = data.get("action") or {}
         if action.get("id"):
-            final = self.cloud.watcher.wait(int(action["id"]), self.deadline)
+            final = self.cloud.watcher.wait(int(action["id"]), deadline)
             if final is None:
                 raise PermanentError(f"{what}: still running at the deadline", code="timeout")
             if final.status == "error":
                 raise PermanentError(f"{what}: {final.error_message} ({final.error_code})")
+
+    def deadline(self) -> Deadline:
+        """A fresh deadline for one wait (each step gets the whole allowance)."""
+        return Deadline(self.cloud.clock, self.timeout_s)
 
     def attempt(self, step: str, target: str, fn: Any, advice: str) -> bool:
         """Run one step's change; a failure becomes a ``failed`` row with ``advice``."""
@@ -126,7 +137,7 @@ class Steps:
 
 def replace(cloud: Cloud, plan: ReplacePlan, out: Log | None = None) -> ReplaceResult:
     """Bring the server back as its recipe says; every step is a row (see the module doc)."""
-    steps = Steps(cloud, out or log, Deadline(cloud.clock, plan.boot_timeout_s))
+    steps = Steps(cloud, out or log, plan.boot_timeout_s)
     started = cloud.clock.now()
     recipe = plan.recipe
     if plan.resume is None:
@@ -141,9 +152,12 @@ def replace(cloud: Cloud, plan: ReplacePlan, out: Log | None = None) -> ReplaceR
         )
         ref = ServerRef(steps.server_id, plan.name, "initializing", {})
         action = data["action"]
-        wait_running(ServerRun(cloud, ref, steps.out), _action(action), steps.deadline, "create")
+        wait_running(ServerRun(cloud, ref, steps.out), _action(action), steps.deadline(), "create")
     else:
         steps.server_id = int(plan.resume["id"])
+        # what the earlier run started (an attach, an assign) ends before anything is compared
+        run = ServerRun(cloud, ServerRef(steps.server_id, plan.name, "running", {}), steps.out)
+        wait_unlocked(run, steps.deadline(), "its steps were not finished", "--boot-wait-minutes")
         steps.add(
             "server",
             plan.name,

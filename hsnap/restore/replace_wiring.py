@@ -212,6 +212,7 @@ def _floating(steps: Steps, fip_id: int, ip: str, server: Json) -> None:
             f"/floating_ips/{fip_id}/actions/assign",
             {"server": steps.server_id},
             f"assigning floating IP {target}",
+            ("floating_ip_assigned",),
         ),
         "the floating IP is gone or in another location: order one and update DNS",
     ):
@@ -253,7 +254,10 @@ def _balancer(steps: Steps, lb: Attachment, server: Json) -> None:
         "load balancer",
         target,
         lambda: steps.act(
-            f"/load_balancers/{lb.id}/actions/add_target", body, f"adding to load balancer {target}"
+            f"/load_balancers/{lb.id}/actions/add_target",
+            body,
+            f"adding to load balancer {target}",
+            ("target_already_defined",),
         ),
         "add the server as a target by hand (hcloud load-balancer add-target)",
     ):
