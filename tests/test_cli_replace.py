@@ -13,13 +13,20 @@ import os
 import signal
 import time
 from typing import Any
+from uuid import UUID
 
 import pytest
 import yaml
 
 from hcloud_sim import SimulatorServer
 from hsnap.cloud.client import Cloud
-from tests.flows.conftest import HsnapEnv, hsnap_env, prefect_harness, start_flow_process
+from tests.flows.conftest import (
+    HsnapEnv,
+    artifacts_of,
+    hsnap_env,
+    prefect_harness,
+    start_flow_process,
+)
 from tests.hsnap.test_replace import (
     PENDING,
     WIRED,
@@ -66,7 +73,15 @@ def _bad_rows(report: dict[str, Any]) -> set[str]:
 
 def test_replace_gives_the_server_back_as_it_was(hsnap_env: HsnapEnv) -> None:
     sim = hsnap_env(WIRED)
-    cloud, before, around = _run_and_lose(sim)
+    ran = invoke("run", "--json")
+    assert ran.exit_code == 0, ran.output
+    recipes = artifacts_of(UUID(json.loads(ran.stdout)["flow_run_id"]))["snapshot-recipes"]
+    assert "web-1 (id" in str(recipes.data)
+    assert "10.2.0.7 (+10.2.0.8, 10.2.0.9)" in str(recipes.data)
+    cloud = connect(sim)
+    before = server_json(cloud, "web-1")
+    around = world_of(cloud, before["id"])
+    delete(cloud, before["id"])
 
     result = invoke("restore", "web-1", "--replace", "--json")
 
@@ -78,6 +93,8 @@ def test_replace_gives_the_server_back_as_it_was(hsnap_env: HsnapEnv) -> None:
     assert {k for k in old if old[k] != new[k]} <= PENDING
     assert world_of(cloud, after["id"]) == around
     assert not report["warnings"]
+    listed = invoke("snapshots", "web-1", "--json")  # the old server's snapshot is its own now
+    assert [r["image_id"] for r in json.loads(listed.stdout)] == [report["image_id"]]
 
 
 def test_with_auto_delete_on_the_new_addresses_are_said_first_and_fail_the_exit_code(
