@@ -217,6 +217,9 @@ def test_setup_and_an_on_demand_run_work_with_only_the_wheel_installed(venv: Ven
                 cwd=venv.tmp / "ops",
                 env=env,
             )
+            again = venv.hsnap(
+                "setup", "--token-stdin", cwd=venv.tmp / "ops", env=env, stdin="sim-token\n"
+            )
             on_demand = _run(
                 [
                     venv.python,
@@ -250,4 +253,7 @@ def test_setup_and_an_on_demand_run_work_with_only_the_wheel_installed(venv: Ven
     deployment = json.loads(on_demand.stdout)
     assert deployment["pull_steps"] == []
     assert deployment["entrypoint"] == "hsnap.flows.snapshot_servers.snapshot_servers"
+    # setup again, from the same installed package: nothing to change
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "deployments unchanged (code: installed hsnap" in " ".join(again.stdout.split())
     assert "sim-token" not in setup.stdout + setup.stderr + answer.stdout + log
