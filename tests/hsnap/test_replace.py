@@ -229,3 +229,34 @@ def test_a_read_only_token_is_refused(make_sim: SimFactory) -> None:
     with pytest.raises(ConfigError, match="read-only") as caught:
         plan_replace(cloud, "web-1")
     assert caught.value.code == "token_readonly"
+
+
+def test_a_step_that_cannot_be_done_is_named_and_the_rest_still_happens(
+    sim: SimulatorServer,
+) -> None:
+    cloud = connect(sim)
+    snapshot(cloud, "web-1")
+    before = server_json(cloud, "web-1")
+    delete(cloud, before["id"])
+    # since then: its volume was deleted, and another server took its address in backend
+    [volume] = before["volumes"]
+    cloud.raw("DELETE", f"/volumes/{volume}", "delete volume")
+    backend = before["private_net"][0]["network"]
+    web2 = server_json(cloud, "web-2")["id"]
+    taken = cloud.raw(
+        "POST",
+        f"/servers/{web2}/actions/attach_to_network",
+        "attach",
+        json={"network": backend, "ip": "10.1.0.5"},
+    )
+    while cloud.get_action(taken["action"]["id"]).status == "running":
+        cloud.clock.sleep(5)
+
+    result = replace(cloud, plan_replace(cloud, "web-1"))
+
+    failed = {(r.step, r.target): r.detail for r in result.failed}
+    assert "restore it from your own backup" in failed[("volume", "web-data")]
+    assert "10.1.0.5 is taken" in failed[("network", "backend at 10.1.0.5")]
+    done = {(r.step, r.target) for r in result.rows if r.status in ("done", "kept")}
+    assert {("network", "frontend at 10.2.0.7"), ("floating IP", "192.0.2.2")} <= done
+    assert server_json(cloud, "web-1")["protection"] == {"delete": True, "rebuild": True}
