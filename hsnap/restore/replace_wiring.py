@@ -35,7 +35,7 @@ def converge(steps: Steps, recipe: Recipe) -> None:
         _floating(steps, fip.id, fip.ip, server)
     for lb in recipe.load_balancers:
         _balancer(steps, lb, server)
-    server = steps.server()
+    server = _settled(steps) if recipe.firewalls else steps.server()
     _labelled(steps, recipe, server)
     _reverse_dns(steps, recipe, server)
     _backups(steps, recipe, server)
@@ -262,6 +262,17 @@ def _balancer(steps: Steps, lb: Attachment, server: Json) -> None:
         "add the server as a target by hand (hcloud load-balancer add-target)",
     ):
         steps.add("load balancer", target, "done", "target: server")
+
+
+def _settled(steps: Steps) -> Json:
+    """The server once no firewall on it is ``pending`` any more (or at the deadline)."""
+    deadline = steps.deadline()
+    while True:
+        server = steps.server()
+        walls = (server.get("public_net") or {}).get("firewalls") or ()
+        if all(f.get("status") != "pending" for f in walls) or deadline.expired():
+            return server
+        deadline.sleep(2.0)
 
 
 def _labelled(steps: Steps, recipe: Recipe, server: Json) -> None:
