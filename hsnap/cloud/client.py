@@ -255,10 +255,7 @@ class Cloud:
         return _action_ref(response.action)
 
     def raw(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        """One request as JSON (resources hsnap reads and restores without a typed verb).
-
-        Only GETs are retried; a write is sent once (the caller reconciles, as for snapshots).
-        """
+        """One request as JSON; only GETs are retried (a write is sent once: callers reconcile)."""
         call = lambda: self._client.request(method, path, **kwargs)  # noqa: E731
         return dict(self._call(what, call, read=method == "GET") or {})
 
