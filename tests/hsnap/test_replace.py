@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hcloud_sim import SimulatorServer
 from hsnap.cloud.client import Cloud
@@ -260,3 +261,28 @@ def test_a_step_that_cannot_be_done_is_named_and_the_rest_still_happens(
     done = {(r.step, r.target) for r in result.rows if r.status in ("done", "kept")}
     assert {("network", "frontend at 10.2.0.7"), ("floating IP", "192.0.2.2")} <= done
     assert server_json(cloud, "web-1")["protection"] == {"delete": True, "rebuild": True}
+
+
+def test_recipes_cost_one_request_per_family_not_per_server(make_sim: SimFactory) -> None:
+    spec = yaml.safe_load(WIRED.read_text())
+    project = spec["projects"][0]
+    project["servers"].append({"name": "app-{i}", "count": 60})
+    project["networks"][1]["servers"] += [{"name": f"app-{i}"} for i in range(1, 61)]
+    sim = make_sim(spec, time_scale=SCALE)
+    cloud = connect(sim)
+    ids = [s.id for s in cloud.list_servers(None)]
+    before = {(r["method"], r["endpoint"]): r["count"] for r in sim.state.request_counts()}
+
+    recipes = read_recipes(cloud, ids)
+
+    after = {(r["method"], r["endpoint"]): r["count"] for r in sim.state.request_counts()}
+    spent = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    assert len(recipes) == 62
+    # servers and networks: two pages of 50 each; one page for each other family
+    assert spent == {
+        ("GET", "/servers"): 2,
+        ("GET", "/networks"): 1,
+        ("GET", "/primary_ips"): 3,
+        ("GET", "/floating_ips"): 1,
+        ("GET", "/volumes"): 1,
+    }
