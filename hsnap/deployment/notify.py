@@ -99,12 +99,8 @@ def save_webhook_block(url: str) -> tuple[NotifyTarget, SetupStep]:
         wanted.save(WEBHOOK_BLOCK, overwrite=True)
     block: Any = CustomWebhookNotificationBlock.load(WEBHOOK_BLOCK)
     target = NotifyTarget(f"custom-webhook/{WEBHOOK_BLOCK}", block._block_document_id)
-    verb = "created" if current is None else ("updated" if not same else "")
-    detail = (
-        f"{verb} notification block {target.name} (HSNAP_NOTIFY_WEBHOOK)"
-        if verb
-        else f"notification block {target.name} already holds HSNAP_NOTIFY_WEBHOOK"
-    )
+    verb = "created" if current is None else "updated" if not same else "kept"
+    detail = f"{verb} block {WEBHOOK_BLOCK} (HSNAP_NOTIFY_WEBHOOK)"
     return target, SetupStep("webhook", not same, detail)
 
 
