@@ -134,9 +134,7 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
     assert rows["web-3"]["status"] == "succeeded"
     assert _state(result["flow_run_id"]).type == StateType.FAILED  # as the API shows it
     notice = wait_until(
-        lambda: [
-            b for b in stack.webhook.received if result["flow_run_name"] in b.get("body", "")
-        ],
+        lambda: [b for b in stack.webhook.received if result["flow_run_name"] in b.get("body", "")],
         "the failure notification webhook",
         60,
     )
