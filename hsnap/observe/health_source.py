@@ -18,6 +18,7 @@ from hsnap.observe.health import Firing, RunRecord, ServerEvent
 
 TRIGGERED = "prefect.automation.triggered"
 MAX_RUNS = 2000
+PAGE = 200  # the most Prefect's API returns at once
 
 
 def read_all(
@@ -50,21 +51,24 @@ def read_runs(since: datetime) -> list[RunRecord]:
             fl.id: fl.name
             for fl in client.read_flows(flow_filter=f.FlowFilter(name=f.FlowFilterName(any_=flows)))
         }
-        runs = (
-            client.read_flow_runs(
-                flow_filter=f.FlowFilter(id=f.FlowFilterId(any_=list(flow_names))),
-                flow_run_filter=f.FlowRunFilter(
-                    expected_start_time=f.FlowRunFilterExpectedStartTime(after_=_pendulum(since)),
-                    state=f.FlowRunFilterState(
-                        type=f.FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])
-                    ),
-                ),
-                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-                limit=MAX_RUNS,
-            )
-            if flow_names
-            else []
+        wanted = f.FlowRunFilter(
+            expected_start_time=f.FlowRunFilterExpectedStartTime(after_=_pendulum(since)),
+            state=f.FlowRunFilterState(
+                type=f.FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])
+            ),
         )
+        runs: list[Any] = []
+        while flow_names and len(runs) < MAX_RUNS:  # the API pages at most PAGE runs
+            page = client.read_flow_runs(
+                flow_filter=f.FlowFilter(id=f.FlowFilterId(any_=list(flow_names))),
+                flow_run_filter=wanted,
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=PAGE,
+                offset=len(runs),
+            )
+            runs.extend(page)
+            if len(page) < PAGE:
+                break
         ids = list({r.deployment_id for r in runs if r.deployment_id})
         deployments = (
             {
