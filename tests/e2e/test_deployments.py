@@ -64,7 +64,7 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
     # work pool, token, projects, deployments, crash watch, webhook block, six alerts
-    assert len(lines) == 11
+    assert len(lines) == 12
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
