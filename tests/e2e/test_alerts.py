@@ -5,9 +5,9 @@ HSNAP_NOTIFY_WEBHOOK set (a custom webhook block on the same receiver, another p
 windows of seconds: missed run MISSED_S, stale server RPO_S. Prefect evaluates proactive
 automations every second here (its ``events.proactive_granularity``), the simulator runs 100x.
 
-One incident of each kind happens in order; the last test waits until every window of the module
-has closed and counts each kind's messages per block: one per incident, none for a window that
-had its Completed run, none repeated.
+The first nightly run closes the window setup opened (no message); one incident of each kind
+follows; the last test sees the night missed after that run told once and not again for a
+further window, then counts each kind's messages per block: one per incident.
 """
 
 from __future__ import annotations
