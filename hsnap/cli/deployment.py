@@ -30,8 +30,12 @@ def setup(
     ] = False,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project_dir: Annotated[
-        Path, typer.Option(help="The hsnap checkout with prefect.yaml.")
-    ] = Path(),
+        Path | None,
+        typer.Option(
+            help="Deploy from this checkout's prefect.yaml (its pull steps). Default: workers "
+            "run the installed hsnap package, whatever the current directory."
+        ),
+    ] = None,
     check: Annotated[bool, typer.Option(help="Try the token against the API first.")] = True,
     notify: Annotated[
         list[str] | None,
@@ -55,6 +59,7 @@ def setup(
     Windows: HSNAP_MISSED_RUN_HOURS and HSNAP_RPO_HOURS (26 hours each). See docs/alerts.md.
     """
     from hsnap.deployment import setup as deploy  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.deployment.source import code_source  # noqa: PLC0415
 
     try:
         api = deploy.prefect_api_url()
@@ -69,13 +74,14 @@ def setup(
 
         windows = windows_from_env()  # a bad window or block fails before anything is changed
         targets = find_blocks(notify or [])
-        steps = [
-            deploy.ensure_work_pool(),
-            deploy.ensure_token_secret(token, token_secret),
-            deploy.ensure_projects(),
-            deploy.deploy(project_dir.resolve()),
-            ensure_crash_detection(),
-        ]
+        with code_source(project_dir) as source:  # a missing prefect.yaml fails before, too
+            steps = [
+                deploy.ensure_work_pool(),
+                deploy.ensure_token_secret(token, token_secret),
+                deploy.ensure_projects(),
+                deploy.deploy(source),
+            ]
+        steps.append(ensure_crash_detection())
         if webhook:
             target, step = save_webhook_block(webhook)
             targets.append(target)
