@@ -1,0 +1,188 @@
+"""``/load_balancers`` and ``/load_balancer_types``: services, health checks and targets.
+
+Records in ``model.py``, services in ``services.py``, targets in ``targets.py``, handlers in
+``api.py``, the type catalog in ``types.py``; here the route table, the server view
+(``load_balancers``: who targets the server), server deletion and the scenario section.
+Not simulated: attaching to networks (``use_private_ip`` targets and disabling the public
+interface are refused as for a load balancer in no network) and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from hcloud_sim.errors import ApiError
+from hcloud_sim.query import Route
+from hcloud_sim.resources import Family
+from hcloud_sim.resources.family_kit import action_routes, parse_label_selector
+from hcloud_sim.resources.load_balancers import api, services, targets, types
+from hcloud_sim.resources.load_balancers.model import (
+    LoadBalancer,
+    Target,
+    get,
+    render,
+    state,
+    targeting,
+)
+
+if TYPE_CHECKING:
+    from hcloud_sim.model import Server
+    from hcloud_sim.project import Project
+
+
+def _server_view(project: Project, server: Server, view: dict[str, Any]) -> None:
+    view["load_balancers"] = targeting(project, server)
+
+
+def _server_deleted(project: Project, server: Server) -> None:
+    for lb in state(project).load_balancers.values():
+        lb.targets = [t for t in lb.targets if not (t.type == "server" and t.server == server.id)]
+
+
+class LoadBalancerSpec(BaseModel):
+    """A load balancer of a scenario: services as the API takes them (https certificates may be
+    given by name), targets by server name, label selector or IP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    type: Literal["lb11", "lb21", "lb31"] = "lb11"
+    location: str = "fsn1"
+    algorithm: Literal["round_robin", "least_connections"] = "round_robin"
+    labels: dict[str, str] = Field(default_factory=dict)
+    protected: bool = False
+    services: list[dict[str, Any]] = Field(default_factory=list)
+    servers: list[str] = Field(default_factory=list, description="names of target servers")
+    label_selectors: list[str] = Field(default_factory=list)
+    ips: list[str] = Field(default_factory=list)
+
+
+class LoadBalancersSection(RootModel[list[LoadBalancerSpec]]):
+    pass
+
+
+def _certificates_by_name(project: Project, service: dict[str, Any]) -> dict[str, Any]:
+    from hcloud_sim.resources.certificates import state as certs  # noqa: PLC0415
+
+    http = service.get("http")
+    if not isinstance(http, dict) or not http.get("certificates"):
+        return service
+    by_name = {c.name: c.id for c in certs(project).certificates.values()}
+    refs = [by_name.get(c, c) if isinstance(c, str) else c for c in http["certificates"]]
+    missing = [c for c in refs if isinstance(c, str)]
+    if missing:
+        raise ValueError(f"no certificate {missing[0]!r}")
+    return {**service, "http": {**http, "certificates": refs}}
+
+
+def _seed(project: Project, section: LoadBalancersSection | None) -> None:
+    for spec in section.root if section is not None else []:
+        if project.catalog.location(spec.location) is None:
+            raise ValueError(f"load balancer {spec.name!r}: unknown location {spec.location!r}")
+        if any(b.name == spec.name for b in state(project).load_balancers.values()):
+            raise ValueError(f"load balancer name {spec.name!r} is used twice")
+        lb = LoadBalancer(
+            id=0,
+            name=spec.name,
+            type=spec.type,
+            location=spec.location,
+            created=project.sim.clock.now() - 86400,
+            labels=dict(spec.labels),
+            algorithm=spec.algorithm,
+            protection_delete=spec.protected,
+        )
+        try:
+            for body in spec.services:
+                service = services.parse(project, _certificates_by_name(project, body))
+                services.check_ports_free(lb.services, service["listen_port"])
+                lb.services.append(service)
+            wanted = [Target("server", server=_server_id(project, n)) for n in spec.servers]
+            wanted += [
+                Target("label_selector", selector_text=t, selector=parse_label_selector(t, "sel"))
+                for t in spec.label_selectors
+            ]
+            wanted += [targets.parse({"type": "ip", "ip": {"ip": ip}}, "ips") for ip in spec.ips]
+            for target in wanted:
+                targets.check(project, lb, target, lb.targets)
+                lb.targets.append(target)
+        except (ApiError, ValueError) as exc:
+            why = exc.message if isinstance(exc, ApiError) else str(exc)
+            raise ValueError(f"load balancer {spec.name!r}: {why}") from None
+        lb.id = project.sim.next_id("load_balancer")
+        state(project).load_balancers[lb.id] = lb
+
+
+def _server_id(project: Project, name: str) -> int:
+    found = next((s.id for s in project.servers.values() if s.name == name), None)
+    if found is None:
+        raise ValueError(f"no server {name!r}")
+    return found
+
+
+def _ground_truth(project: Project) -> list[dict[str, Any]]:
+    found = sorted(state(project).load_balancers.values(), key=lambda b: b.id)
+    return [render(project, lb) for lb in found]
+
+
+def _exists(project: Project, lb_id: int) -> object:
+    return get(project, lb_id)
+
+
+def _act(name: str, handler: Any, fields: tuple[str, ...] = ()) -> Route:
+    return Route("POST", f"/load_balancers/{{id}}/actions/{name}", handler, frozenset(fields))
+
+
+_SERVICE = ("protocol", "listen_port", "destination_port", "proxyprotocol", "health_check", "http")
+_TARGET = ("type", "server", "label_selector", "ip", "use_private_ip")
+
+FAMILY = Family(
+    name="load_balancers",
+    routes=(
+        *types.ROUTES,
+        *action_routes("load_balancers", "load_balancer", _exists),
+        Route("GET", "/load_balancers", api.list_load_balancers),
+        Route(
+            "POST",
+            "/load_balancers",
+            api.create_load_balancer,
+            frozenset(
+                {
+                    "name",
+                    "load_balancer_type",
+                    "algorithm",
+                    "services",
+                    "targets",
+                    "labels",
+                    "public_interface",
+                    "network",
+                    "network_zone",
+                    "location",
+                }
+            ),
+        ),
+        Route("GET", "/load_balancers/{id}", api.get_load_balancer),
+        Route(
+            "PUT", "/load_balancers/{id}", api.update_load_balancer, frozenset({"name", "labels"})
+        ),
+        Route("DELETE", "/load_balancers/{id}", api.delete_load_balancer),
+        _act("add_service", api.add_service, _SERVICE),
+        _act("update_service", api.update_service, _SERVICE),
+        _act("delete_service", api.delete_service, ("listen_port",)),
+        _act("add_target", api.add_target, _TARGET),
+        _act("remove_target", api.remove_target, _TARGET),
+        _act("change_algorithm", api.change_algorithm, ("type",)),
+        _act("change_type", api.change_type, ("load_balancer_type",)),
+        _act("change_protection", api.change_protection, ("delete",)),
+        _act("change_dns_ptr", api.change_dns_ptr, ("ip", "dns_ptr")),
+        _act("enable_public_interface", api.enable_public_interface),
+        _act("disable_public_interface", api.disable_public_interface),
+    ),
+    server_view=_server_view,
+    on_server_deleted=_server_deleted,
+    section=LoadBalancersSection,
+    seed=_seed,
+    order=200,
+    ground_truth=_ground_truth,
+)
