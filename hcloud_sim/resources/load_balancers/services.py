@@ -61,7 +61,7 @@ def _health_check(value: Any, service: str, destination: int, where: str) -> dic
         check["http"] = {
             "domain": None if domain is None else as_str(domain, f"{where}.http.domain"),
             "path": as_str(http.get("path", "/"), f"{where}.http.path") or "/",
-            "response": as_str(http.get("response", ""), f"{where}.http.response"),
+            "response": as_str(http.get("response") or "", f"{where}.http.response"),
             "status_codes": [
                 as_str(c, f"{where}.http.status_codes.{i}") for i, c in enumerate(codes)
             ],
