@@ -198,7 +198,7 @@ def test_server_create_applies_its_firewalls(cloud: hcloud.Client, world: Simula
 def test_list_filters_sorts_and_updates(cloud: hcloud.Client) -> None:
     for name, env in (("b", "prod"), ("a", "dev"), ("c", "prod")):
         cloud.firewalls.create(name=name, labels={"env": env})
-    assert [f.name for f in cloud.firewalls.get_all(sort="name:desc")] == ["c", "b", "a"]
+    assert [f.name for f in cloud.firewalls.get_all(sort=["name:desc"])] == ["c", "b", "a"]
     assert [f.name for f in cloud.firewalls.get_all(label_selector="env=prod")] == ["b", "c"]
     found = cloud.firewalls.get_by_name("a")
     assert found is not None

@@ -77,12 +77,12 @@ def _http(value: Any, protocol: str, where: str, certificate: Any) -> dict[str, 
         as_int(c, f"{where}.certificates.{i}", 1)
         for i, c in enumerate(as_list(body.get("certificates") or [], f"{where}.certificates"))
     ]
-    for cert_id in certs:
-        certificate(cert_id)
     if protocol == "https" and not certs:
         raise invalid_field(f"{where}.certificates", "an https service needs a certificate")
     if protocol == "http" and (certs or body.get("redirect_http")):
         raise invalid_field(where, "certificates and redirect_http are for https services")
+    for cert_id in certs:
+        certificate(cert_id)
     cookie = as_str(body.get("cookie_name", "HCLBSTICKY"), f"{where}.cookie_name")
     if not 1 <= len(cookie) <= 100:
         raise invalid_field(f"{where}.cookie_name", "must be 1 to 100 characters")
