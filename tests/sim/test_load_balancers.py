@@ -5,6 +5,7 @@ OpenAPI document. The restore world runs at 1x and tests move its clock.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -66,7 +67,9 @@ def _create(cloud: hcloud.Client, name: str = "lb", **kwargs: Any) -> Any:
     return cloud.load_balancers.get_by_id(created.load_balancer.id)
 
 
-def test_types_are_a_priced_catalog(cloud: hcloud.Client, world: SimulatorServer) -> None:
+def test_types_are_a_priced_catalog(
+    cloud: hcloud.Client, world: SimulatorServer, wire: RawApi
+) -> None:
     found = cloud.load_balancer_types.get_all()
     assert [(t.name, t.max_services, t.max_targets) for t in found] == [
         ("lb11", 5, 25),
@@ -79,6 +82,12 @@ def test_types_are_a_priced_catalog(cloud: hcloud.Client, world: SimulatorServer
     assert locations == list(world.state.scenario.catalog.locations)
     assert lb11.prices[0]["price_monthly"]["net"] == "5.3900"
     assert cloud.load_balancer_types.get_by_id(3).name == "lb31"
+    priced = wire.get("/pricing").json()["pricing"]["load_balancer_types"]
+    assert [(t["name"], t["prices"][0]["price_monthly"]["net"]) for t in priced] == [
+        ("lb11", "5.3900"),
+        ("lb21", "16.4000"),
+        ("lb31", "32.9000"),
+    ]
     with pytest.raises(APIException) as missing:
         cloud.load_balancer_types.get_by_id(9)
     assert missing.value.code == "not_found"
@@ -325,6 +334,28 @@ def test_unknown_ids_and_ids_of_another_kind(wire: RawApi, world: SimulatorServe
         "invalid_input",
     )
     assert world.state.ground_truth()["load_balancers"] == []
+
+
+def test_metrics_have_the_documented_shape_and_no_traffic(
+    cloud: hcloud.Client, wire: RawApi
+) -> None:
+    lb = _create(cloud)
+    got = lb.get_metrics(
+        type=["requests_per_second", "bandwidth"],
+        start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 1, 1, 1, tzinfo=dt.UTC),
+        step=600,
+    ).metrics
+    assert set(got.time_series) == {"requests_per_second", "bandwidth.in", "bandwidth.out"}
+    values = got.time_series["bandwidth.in"]["values"]
+    assert [v[1] for v in values] == ["0"] * 7
+    assert values[1][0] - values[0][0] == 600
+    query = {"type": "open_connections", "start": "2026-01-01T00:00:00Z"}
+    for bad in ({"end": "yesterday"}, {"end": "2025-01-01T00:00:00Z"}, {"type": "cpu"}):
+        refused = wire.get(
+            f"/load_balancers/{lb.id}/metrics", {**query, "end": "2026-01-02T00:00:00Z", **bad}
+        )
+        assert error_of(refused)[:2] == (422, "invalid_input")
 
 
 def test_network_zone_places_it(cloud: hcloud.Client) -> None:

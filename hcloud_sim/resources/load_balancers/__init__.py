@@ -1,10 +1,10 @@
 """``/load_balancers`` and ``/load_balancer_types``: services, health checks and targets.
 
 Records in ``model.py``, services in ``services.py``, targets in ``targets.py``, handlers in
-``api.py``, the type catalog in ``types.py``; here the route table, the server view
-(``load_balancers``: who targets the server), server deletion and the scenario section.
-Not simulated: attaching to networks (``use_private_ip`` targets and disabling the public
-interface are refused as for a load balancer in no network) and ``/metrics``.
+``api.py``, the type catalog in ``types.py``, flat-zero ``/metrics`` in ``metrics.py``; here the
+route table, the server view (``load_balancers``: who targets the server), server deletion and
+the scenario section. Not simulated: attaching to networks (``use_private_ip`` targets and
+disabling the public interface are refused as for a load balancer in no network).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hcloud_sim.errors import ApiError
 from hcloud_sim.query import Route
 from hcloud_sim.resources import Family
 from hcloud_sim.resources.family_kit import action_routes, parse_label_selector
-from hcloud_sim.resources.load_balancers import api, services, targets, types
+from hcloud_sim.resources.load_balancers import api, metrics, services, targets, types
 from hcloud_sim.resources.load_balancers.model import (
     LoadBalancer,
     Target,
@@ -167,6 +167,7 @@ FAMILY = Family(
             "PUT", "/load_balancers/{id}", api.update_load_balancer, frozenset({"name", "labels"})
         ),
         Route("DELETE", "/load_balancers/{id}", api.delete_load_balancer),
+        Route("GET", "/load_balancers/{id}/metrics", metrics.metrics),
         _act("add_service", api.add_service, _SERVICE),
         _act("update_service", api.update_service, _SERVICE),
         _act("delete_service", api.delete_service, ("listen_port",)),

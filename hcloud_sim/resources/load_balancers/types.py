@@ -11,6 +11,7 @@ from hcloud_sim.errors import ApiError
 from hcloud_sim.query import Reply, Request, Route, one, page, path_id
 
 if TYPE_CHECKING:
+    from hcloud_sim.catalog import CatalogSpec
     from hcloud_sim.project import Project
 
 
@@ -37,9 +38,26 @@ def find(ref: str | int) -> LoadBalancerType | None:
     return next((t for t in TYPES if text in (t.name, str(t.id))), None)
 
 
-def render(project: Project, t: LoadBalancerType) -> dict[str, Any]:
-    catalog = project.catalog
+def prices(catalog: CatalogSpec, t: LoadBalancerType) -> list[dict[str, Any]]:
     hourly = f"{Decimal(t.monthly) / 730:.4f}"  # 730 hours in a month, as the catalog counts
+    return [
+        {
+            "location": loc,
+            "price_hourly": catalog.price(hourly),
+            "price_monthly": catalog.price(t.monthly),
+            "included_traffic": INCLUDED_TRAFFIC,
+            "price_per_tb_traffic": catalog.price("1.0000"),
+        }
+        for loc in catalog.locations
+    ]
+
+
+def pricing(catalog: CatalogSpec) -> list[dict[str, Any]]:
+    """``GET /pricing`` ``load_balancer_types``."""
+    return [{"id": t.id, "name": t.name, "prices": prices(catalog, t)} for t in TYPES]
+
+
+def render(project: Project, t: LoadBalancerType) -> dict[str, Any]:
     return {
         "id": t.id,
         "name": t.name,
@@ -50,16 +68,7 @@ def render(project: Project, t: LoadBalancerType) -> dict[str, Any]:
         "max_assigned_certificates": t.max_assigned_certificates,
         "deprecated": None,
         "deprecation": None,
-        "prices": [
-            {
-                "location": loc,
-                "price_hourly": catalog.price(hourly),
-                "price_monthly": catalog.price(t.monthly),
-                "included_traffic": INCLUDED_TRAFFIC,
-                "price_per_tb_traffic": catalog.price("1.0000"),
-            }
-            for loc in catalog.locations
-        ],
+        "prices": prices(project.catalog, t),
     }
 
 
