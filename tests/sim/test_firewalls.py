@@ -26,6 +26,7 @@ from hcloud.server_types import ServerType
 from hcloud.servers import Server, ServerCreatePublicNetwork
 
 from hcloud_sim import SimulatorServer
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.sim._api import RawApi, error_of
 from tests.sim._gocli import Run, failed_requests, server_named
@@ -328,6 +329,21 @@ def test_scenario_naming_an_unknown_server_fails_at_load(make_sim: SimFactory) -
     project = {**RESTORE["projects"][0], "firewalls": [{"name": "x", "servers": ["nope"]}]}
     with pytest.raises(ValueError, match="no server 'nope'"):
         make_sim({**RESTORE, "projects": [project]})
+
+
+@pytest.mark.parametrize(
+    ("firewall", "problem"),
+    [
+        ({"rules": [_rule(source_ips=["300.0.0.0/8"])]}, "rules.0.source_ips.0"),
+        ({"label_selectors": ["env in (a"]}, "label_selectors"),
+    ],
+)
+def test_a_bad_rule_or_selector_in_a_scenario_file_is_refused_when_it_loads(
+    firewall: dict[str, Any], problem: str
+) -> None:
+    project = {**RESTORE["projects"][0], "firewalls": [{"name": "bad", **firewall}]}
+    with pytest.raises(ScenarioError, match=re.escape(problem)):
+        load_scenario({**RESTORE, "projects": [project]})
 
 
 # -- the official Go CLI ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError, invalid_field
@@ -251,6 +251,19 @@ class CertificateSpec(BaseModel):
     issuance: Literal["completed", "pending", "failed"] = Field(
         default="completed", description="managed only: where its issuance stands"
     )
+
+    @model_validator(mode="after")
+    def _checked(self) -> CertificateSpec:
+        """Domain names and PEMs are refused when the file loads, as the API would refuse them."""
+        try:
+            _domain_names(self.domain_names)
+            if (self.certificate is None) != (self.private_key is None):
+                raise invalid_field("certificate", "give both certificate and private_key")
+            if self.certificate is not None and self.private_key is not None:
+                pem.parse(self.certificate, self.private_key)
+        except ApiError as exc:
+            raise ValueError(f"certificate {self.name!r}: {exc.message}") from None
+        return self
 
 
 class CertificatesSection(RootModel[list[CertificateSpec]]):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import Reply, Request, Route, body_labels, one, page, path_id, selector
@@ -183,6 +183,17 @@ class FirewallSpec(BaseModel):
     rules: list[dict[str, Any]] = Field(default_factory=list)
     servers: list[str] = Field(default_factory=list, description="names of servers it guards")
     label_selectors: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checked(self) -> FirewallSpec:
+        """Rules and selectors are refused when the file loads, as the API would refuse them."""
+        try:
+            parse_rules(self.rules)
+            for text in self.label_selectors:
+                parse_label_selector(text, "label_selectors")
+        except ApiError as exc:
+            raise ValueError(f"firewall {self.name!r}: {exc.message}") from None
+        return self
 
 
 class FirewallsSection(RootModel[list[FirewallSpec]]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from hcloud_sim.errors import ApiError
 from hcloud_sim.query import Route
@@ -57,6 +57,18 @@ class LoadBalancerSpec(BaseModel):
     servers: list[str] = Field(default_factory=list, description="names of target servers")
     label_selectors: list[str] = Field(default_factory=list)
     ips: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checked(self) -> LoadBalancerSpec:
+        """Selectors and IPs are refused when the file loads, as the API would refuse them."""
+        try:
+            for text in self.label_selectors:
+                parse_label_selector(text, "label_selectors")
+            for ip in self.ips:
+                targets.parse({"type": "ip", "ip": {"ip": ip}}, "ips")
+        except ApiError as exc:
+            raise ValueError(f"load balancer {self.name!r}: {exc.message}") from None
+        return self
 
 
 class LoadBalancersSection(RootModel[list[LoadBalancerSpec]]):
