@@ -125,9 +125,8 @@ def certificate_users(project: Project, certificate_id: int) -> list[int]:
     )
 
 
-def _server_address(server: Server, private: bool) -> str:
-    if private and server.private_ip is not None:
-        return server.private_ip
+def _server_address(server: Server) -> str:
+    """The address a public target is reached at (``use_private_ip`` targets are refused)."""
     if server.ipv4 is not None:
         return server.ipv4
     return server.ipv6.split("/")[0] + "1" if server.ipv6 else ""
@@ -141,7 +140,7 @@ def _health(lb: LoadBalancer, healthy: bool) -> list[dict[str, Any]]:
 def _server_target(lb: LoadBalancer, server: Server, private: bool) -> dict[str, Any]:
     return {
         "type": "server",
-        "server": {"id": server.id, "ip": _server_address(server, private)},
+        "server": {"id": server.id, "ip": _server_address(server)},
         "health_status": _health(lb, server.status == "running"),
         "use_private_ip": private,
     }
