@@ -7,7 +7,7 @@ Not a family itself (no ``FAMILY``): the families import it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hcloud_labels import LabelError, Selector, parse_selector
 from hcloud_sim.errors import ApiError, invalid_field
@@ -15,6 +15,9 @@ from hcloud_sim.model import Action
 from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, Route, choices, int_param, page, path_id, sort_items
 from hcloud_sim.render import render_action
+
+if TYPE_CHECKING:
+    from hcloud_sim.spec import ProjectSpec, ServerSpec
 
 T = TypeVar("T")
 ACTION_STATUSES = ("running", "success", "error")
@@ -173,3 +176,16 @@ def resource_id(value: Any, name: str) -> int:
 def change_protection_flag(req: Request) -> bool | None:
     delete = req.body.get("delete")
     return None if delete is None else as_bool(delete, "delete")
+
+
+def scenario_servers(project: ProjectSpec) -> dict[str, ServerSpec]:
+    """A scenario project's servers by name, ``count`` templates expanded (for ``check_refs``)."""
+    found = {}
+    for spec in project.servers:
+        names = (
+            [spec.name]
+            if spec.count is None
+            else [spec.name.format(i=i) for i in range(1, spec.count + 1)]
+        )
+        found.update(dict.fromkeys(names, spec))
+    return found

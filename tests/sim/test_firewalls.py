@@ -325,10 +325,26 @@ def test_scenario_section_applies_by_name_and_selector(
     assert [f.firewall.id for f in app.public_net.firewalls] == [prod.id]
 
 
-def test_scenario_naming_an_unknown_server_fails_at_load(make_sim: SimFactory) -> None:
-    project = {**RESTORE["projects"][0], "firewalls": [{"name": "x", "servers": ["nope"]}]}
-    with pytest.raises(ValueError, match="no server 'nope'"):
-        make_sim({**RESTORE, "projects": [project]})
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"firewalls": [{"name": "x", "servers": ["nope"]}]}, "firewall 'x': no server 'nope'"),
+        ({"firewalls": [{"name": "x"}, {"name": "x"}]}, "firewall name 'x' is used twice"),
+        ({"load_balancers": [{"name": "y", "servers": ["nope"]}]}, "no server 'nope'"),
+        (
+            {"load_balancers": [{"name": "y", "services": [
+                {"protocol": "https", "http": {"certificates": ["nope"]}}]}]},
+            "no certificate 'nope'",
+        ),
+    ],
+)  # fmt: skip
+def test_scenario_naming_what_is_not_there_fails_at_load(
+    section: dict[str, Any], problem: str
+) -> None:
+    """Checked with the file, so a bad file never half-builds a world (``POST /_sim/reset``)."""
+    project = {**RESTORE["projects"][0], **section}
+    with pytest.raises(ScenarioError, match=re.escape(problem)):
+        load_scenario({**RESTORE, "projects": [project]})
 
 
 @pytest.mark.parametrize(

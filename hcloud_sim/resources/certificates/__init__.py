@@ -35,6 +35,7 @@ from hcloud_sim.resources.family_kit import (
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
+    from hcloud_sim.spec import ProjectSpec
 
 ISSUE_FAILED: ErrorPair = ("dns_zone_not_found", "DNS zone not found")
 _DOMAIN = re.compile(
@@ -267,7 +268,12 @@ class CertificateSpec(BaseModel):
 
 
 class CertificatesSection(RootModel[list[CertificateSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        del project
+        names = [c.name for c in self.root]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"certificate name {twice[0]!r} is used twice")
 
 
 def _seed(project: Project, section: CertificatesSection | None) -> None:

@@ -25,6 +25,7 @@ from hcloud_sim.resources.family_kit import (
     parse_label_selector,
     required,
     resource_id,
+    scenario_servers,
     unknown_keys,
 )
 from hcloud_sim.resources.firewalls import verbs
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from hcloud_sim.model import Server
     from hcloud_sim.project import Project
     from hcloud_sim.resources import Apply
+    from hcloud_sim.spec import ProjectSpec
 
 
 def list_firewalls(req: Request) -> Reply:
@@ -197,7 +199,22 @@ class FirewallSpec(BaseModel):
 
 
 class FirewallsSection(RootModel[list[FirewallSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Unknown or private-only servers and names used twice fail when the file loads."""
+        servers = scenario_servers(project)
+        names: set[str] = set()
+        for spec in self.root:
+            if spec.name in names:
+                raise ValueError(f"firewall name {spec.name!r} is used twice")
+            names.add(spec.name)
+            for name in spec.servers:
+                server = servers.get(name)
+                if server is None:
+                    raise ValueError(f"firewall {spec.name!r}: no server {name!r}")
+                if not (server.ipv4 or server.ipv6):
+                    raise ValueError(
+                        f"firewall {spec.name!r}: server {name!r} has no public interface"
+                    )
 
 
 def _seed(project: Project, section: FirewallsSection | None) -> None:

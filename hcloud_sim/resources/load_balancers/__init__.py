@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from hcloud_sim.errors import ApiError
 from hcloud_sim.query import Route
 from hcloud_sim.resources import Family
-from hcloud_sim.resources.family_kit import action_routes, parse_label_selector
+from hcloud_sim.resources.family_kit import (
+    action_routes,
+    parse_label_selector,
+    scenario_servers,
+)
 from hcloud_sim.resources.load_balancers import api, metrics, services, targets, types
 from hcloud_sim.resources.load_balancers.model import (
     LoadBalancer,
@@ -30,6 +34,7 @@ from hcloud_sim.resources.load_balancers.model import (
 if TYPE_CHECKING:
     from hcloud_sim.model import Server
     from hcloud_sim.project import Project
+    from hcloud_sim.spec import ProjectSpec
 
 
 def _server_view(project: Project, server: Server, view: dict[str, Any]) -> None:
@@ -72,7 +77,29 @@ class LoadBalancerSpec(BaseModel):
 
 
 class LoadBalancersSection(RootModel[list[LoadBalancerSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Unknown servers or certificates, servers without IPv4 and names used twice fail when
+        the file loads."""
+        servers = scenario_servers(project)
+        certs = project.families.get("certificates")
+        cert_names = {c.name for c in getattr(certs, "root", [])}
+        names: set[str] = set()
+        for spec in self.root:
+            where = f"load balancer {spec.name!r}"
+            if spec.name in names:
+                raise ValueError(f"load balancer name {spec.name!r} is used twice")
+            names.add(spec.name)
+            for name in spec.servers:
+                if name not in servers:
+                    raise ValueError(f"{where}: no server {name!r}")
+                if not servers[name].ipv4:
+                    raise ValueError(f"{where}: server {name!r} has no public IPv4 address")
+            for service in spec.services:
+                http = service.get("http")
+                refs = http.get("certificates") if isinstance(http, dict) else None
+                for ref in refs if isinstance(refs, list) else []:
+                    if isinstance(ref, str) and ref not in cert_names:
+                        raise ValueError(f"{where}: no certificate {ref!r}")
 
 
 def _certificates_by_name(project: Project, service: dict[str, Any]) -> dict[str, Any]:
