@@ -237,6 +237,11 @@ def test_algorithm_type_protection_and_locks(
     lb.change_type(LoadBalancerType(name="lb21")).wait_until_finished()
     assert _lb(world, "lb")["load_balancer_type"]["name"] == "lb21"
     assert _lb(world, "lb")["algorithm"] == {"type": "least_connections"}
+    commands = [a.command for a in cloud.load_balancers.get_actions_list(lb).actions]
+    assert commands == ["create_load_balancer", "change_algorithm", "change_load_balancer_type"]
+    refused = wire.post(f"/load_balancers/{lb.id}/actions/change_algorithm", {"type": "random"})
+    assert error_of(refused)[:2] == (422, "invalid_input")
+    assert refused.json()["error"]["details"]["fields"][0]["name"] == "type"
     lb.change_protection(delete=True)
     deleted = wire.session.delete(f"{wire.url}/load_balancers/{lb.id}")
     assert error_of(deleted) == (423, "protected", "load balancer deletion is protected")

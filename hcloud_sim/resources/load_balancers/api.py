@@ -56,12 +56,15 @@ def _type(value: Any, name: str) -> types.LoadBalancerType:
     return found
 
 
-def _algorithm(value: Any, name: str) -> str:
-    body = as_object(value, name)
-    unknown_keys(body, ("type",), name)
+def _algorithm(value: Any, name: str | None) -> str:
+    """``{"type": ...}``: the ``algorithm`` of a create (``name``) or a change_algorithm body."""
+    body = as_object(value, name or "body")
     kind = body.get("type")
     if kind not in ALGORITHMS:
-        raise invalid_field(f"{name}.type", f"must be one of {', '.join(ALGORITHMS)}")
+        where = f"{name}.type" if name else "type"
+        raise invalid_field(where, f"must be one of {', '.join(ALGORITHMS)}")
+    if name is not None:
+        unknown_keys(body, ("type",), name)
     return str(kind)
 
 
@@ -226,7 +229,7 @@ def remove_target(req: Request) -> Reply:
 def change_algorithm(req: Request) -> Reply:
     p = req.project
     lb = get(p, path_id(req))
-    algorithm = _algorithm(req.body, "body")
+    algorithm = _algorithm(req.body, None)
     _unlocked(p, lb)
     lb.algorithm = algorithm
     return _action(req, _timed(p, lb, "change_algorithm"))
