@@ -330,12 +330,6 @@ def test_scenario_section_applies_by_name_and_selector(
     [
         ({"firewalls": [{"name": "x", "servers": ["nope"]}]}, "firewall 'x': no server 'nope'"),
         ({"firewalls": [{"name": "x"}, {"name": "x"}]}, "firewall name 'x' is used twice"),
-        ({"load_balancers": [{"name": "y", "servers": ["nope"]}]}, "no server 'nope'"),
-        (
-            {"load_balancers": [{"name": "y", "services": [
-                {"protocol": "https", "http": {"certificates": ["nope"]}}]}]},
-            "no certificate 'nope'",
-        ),
     ],
 )  # fmt: skip
 def test_scenario_naming_what_is_not_there_fails_at_load(

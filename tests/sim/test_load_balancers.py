@@ -29,6 +29,7 @@ from hcloud.servers import Server, ServerCreatePublicNetwork
 
 from hcloud_sim import SimulatorServer
 from hcloud_sim.resources.certificates.pem import self_signed
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.sim._api import RawApi, error_of
 from tests.sim._gocli import Run, failed_requests, server_named
@@ -426,3 +427,27 @@ def test_go_cli_create_add_service_and_targets(hcloud: Run, fast_sim: SimulatorS
     assert "Label Selector:\t\trole=db" in described
     assert "Targets: (2)" in described
     assert not failed_requests(fast_sim)
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"servers": ["nope"]}, "load balancer 'y': no server 'nope'"),
+        ({"servers": ["edge"]}, "server 'edge' has no public IPv4 address"),
+        ({"services": [{"protocol": "https", "http": {"certificates": ["nope"]}}]},
+         "no certificate 'nope'"),
+        ({"label_selectors": ["a in ("]}, "label_selectors"),
+        ({"ips": ["10.0.0.1"]}, "not attached to a network"),
+    ],
+)  # fmt: skip
+def test_scenario_naming_what_is_not_there_fails_at_load(
+    section: dict[str, Any], problem: str
+) -> None:
+    base = RESTORE["projects"][0]
+    project = {
+        **base,
+        "servers": [*base["servers"], {"name": "edge", "ipv4": False}],
+        "load_balancers": [{"name": "y", **section}],
+    }
+    with pytest.raises(ScenarioError, match=re.escape(problem)):
+        load_scenario({**RESTORE, "projects": [project]})
