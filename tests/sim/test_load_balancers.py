@@ -24,6 +24,7 @@ from hcloud.load_balancers import (
     LoadBalancerTargetLabelSelector,
 )
 from hcloud.locations import Location
+from hcloud.networks import NetworkSubnet
 from hcloud.server_types import ServerType
 from hcloud.servers import Server, ServerCreatePublicNetwork
 
@@ -45,6 +46,12 @@ def _lb(world: SimulatorServer, name: str) -> dict[str, Any]:
 def _server_lbs(world: SimulatorServer, server_id: int) -> list[int]:
     server = next(s for s in world.state.ground_truth()["servers"] if s["id"] == server_id)
     found: list[int] = server["load_balancers"]
+    return found
+
+
+def _network_lbs(world: SimulatorServer) -> list[int]:
+    (network,) = world.state.ground_truth()["networks"]
+    found: list[int] = network["load_balancers"]
     return found
 
 
@@ -194,6 +201,55 @@ def test_targets_add_remove_and_refusals(cloud: hcloud.Client, world: SimulatorS
     lb.remove_target(_by_server(APP_1)).wait_until_finished()
     assert _server_lbs(world, APP_1) == []
     assert [t["type"] for t in _lb(world, "lb")["targets"]] == ["ip"]
+
+
+def test_in_a_network_private_targets_and_no_public_interface(
+    cloud: hcloud.Client, world: SimulatorServer
+) -> None:
+    net = cloud.networks.create(
+        name="back",
+        ip_range="10.0.0.0/16",
+        subnets=[NetworkSubnet(type="cloud", ip_range="10.0.1.0/24", network_zone="eu-central")],
+    )
+    cloud.servers.attach_to_network(Server(id=APP_1), net).wait_until_finished()
+    lb = _create(cloud, targets=[_by_server(BIG_1)])
+    with pytest.raises(APIException) as no_network:
+        lb.disable_public_interface()
+    assert no_network.value.code == "load_balancer_not_attached_to_network"
+    lb.attach_to_network(net, ip="10.0.1.10").wait_until_finished()
+    assert _lb(world, "lb")["private_net"] == [{"network": net.id, "ip": "10.0.1.10"}]
+    assert _network_lbs(world) == [lb.id]  # hcloud-python 2.27's Network has no load_balancers
+    # the address is the load balancer's: no server gets it
+    with pytest.raises(APIException) as taken:
+        cloud.servers.attach_to_network(Server(id=ARM_1), net, ip="10.0.1.10")
+    assert taken.value.code == "ip_not_available"
+    private = LoadBalancerTarget(type="server", server=Server(id=APP_1), use_private_ip=True)
+    lb.add_target(private).wait_until_finished()
+    with pytest.raises(APIException) as outside:
+        lb.add_target(
+            LoadBalancerTarget(type="server", server=Server(id=ARM_1), use_private_ip=True)
+        )
+    assert outside.value.code == "resolve_cloud_private_targets_error"
+    app = next(t for t in _lb(world, "lb")["targets"] if t["server"]["id"] == APP_1)
+    (app_net,) = cloud.servers.get_by_id(APP_1).private_net
+    assert (app["use_private_ip"], app["server"]["ip"]) == (True, app_net.ip)
+    with pytest.raises(APIException) as public_left:
+        lb.disable_public_interface()
+    assert public_left.value.code == "targets_without_use_private_ip"
+    lb.remove_target(_by_server(BIG_1)).wait_until_finished()
+    lb.disable_public_interface().wait_until_finished()
+    assert _lb(world, "lb")["public_net"]["enabled"] is False
+    with pytest.raises(APIException) as disabled:
+        lb.add_target(_by_server(BIG_1))
+    assert disabled.value.code == "load_balancer_public_interface_disabled"
+    with pytest.raises(APIException) as needed:
+        lb.detach_from_network(net)
+    assert needed.value.code == "unsupported_error"
+    lb.enable_public_interface().wait_until_finished()
+    lb.remove_target(private).wait_until_finished()
+    lb.detach_from_network(net).wait_until_finished()
+    assert _lb(world, "lb")["private_net"] == []
+    assert _network_lbs(world) == []
 
 
 def test_a_server_without_ipv4_is_no_public_target(
@@ -423,8 +479,14 @@ def test_go_cli_create_add_service_and_targets(hcloud: Run, fast_sim: SimulatorS
     assert [t["type"] for t in lb["targets"]] == ["server", "label_selector"]
     for name in ("web-1", "db-1", "db-2"):
         assert server_named(fast_sim, name)["load_balancers"] == [lb["id"]]
+    hcloud("network", "create", "--name", "back", "--ip-range", "10.0.0.0/16")
+    hcloud("network", "add-subnet", "back", "--type", "cloud", "--network-zone", "eu-central",
+           "--ip-range", "10.0.0.0/24")  # fmt: skip
+    hcloud("load-balancer", "attach-to-network", "front", "--network", "back", "--ip", "10.0.0.7")
+    assert _lb(fast_sim, "front")["private_net"][0]["ip"] == "10.0.0.7"
     described = hcloud("load-balancer", "describe", "front").stdout
     assert "Label Selector:\t\trole=db" in described
+    assert re.search(r"IP:\s+10\.0\.0\.7", described)
     assert "Targets: (2)" in described
     assert not failed_requests(fast_sim)
 

@@ -1,10 +1,9 @@
 """``/load_balancers`` and ``/load_balancer_types``: services, health checks and targets.
 
-Records in ``model.py``, services in ``services.py``, targets in ``targets.py``, handlers in
-``api.py``, the type catalog in ``types.py``, flat-zero ``/metrics`` in ``metrics.py``; here the
-route table, the server view (``load_balancers``: who targets the server), server deletion and
-the scenario section. Not simulated: attaching to networks (``use_private_ip`` targets and
-disabling the public interface are refused as for a load balancer in no network).
+Records in ``model.py``, services in ``services.py``, targets in ``targets.py``, private networks
+in ``network.py``, handlers in ``api.py``, the type catalog in ``types.py``, flat-zero ``/metrics``
+in ``metrics.py``; here the route table, the server view (``load_balancers``: who targets the
+server), server deletion and the scenario section.
 """
 
 from __future__ import annotations
@@ -216,6 +215,8 @@ FAMILY = Family(
         _act("change_type", api.change_type, ("load_balancer_type",)),
         _act("change_protection", api.change_protection, ("delete",)),
         _act("change_dns_ptr", api.change_dns_ptr, ("ip", "dns_ptr")),
+        _act("attach_to_network", api.attach_to_network, ("network", "ip", "ip_range")),
+        _act("detach_from_network", api.detach_from_network, ("network",)),
         _act("enable_public_interface", api.enable_public_interface),
         _act("disable_public_interface", api.disable_public_interface),
     ),

@@ -17,6 +17,7 @@ from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
 from hcloud_sim.resources.family_kit import (
     LIST_SORTS,
+    as_bool,
     as_list,
     as_object,
     as_str,
@@ -26,7 +27,7 @@ from hcloud_sim.resources.family_kit import (
     required,
     unknown_keys,
 )
-from hcloud_sim.resources.load_balancers import services, targets, types
+from hcloud_sim.resources.load_balancers import network, services, targets, types
 from hcloud_sim.resources.load_balancers.model import LoadBalancer, get, render, state, type_of
 
 ALGORITHMS = ("round_robin", "least_connections")
@@ -114,14 +115,18 @@ def create_load_balancer(req: Request) -> Reply:
     )
     if req.body.get("algorithm") is not None:
         lb.algorithm = _algorithm(req.body["algorithm"], "algorithm")
+    joined = None
     if req.body.get("network") is not None:
-        raise invalid_field("network", "attaching load balancers to networks is not simulated")
-    if req.body.get("public_interface") is False:
-        raise ApiError(
-            "load_balancer_not_attached_to_network",
-            "a load balancer without a public interface needs a network",
-            status=422,
-        )
+        joined = network.plan(p, lb, {"network": req.body["network"]})
+    public = req.body.get("public_interface")
+    if public is not None and not as_bool(public, "public_interface"):
+        if joined is None:
+            raise ApiError(
+                "load_balancer_not_attached_to_network",
+                "a load balancer without a public interface needs a network",
+                status=422,
+            )
+        lb.public_interface = False
     for i, body in enumerate(as_list(req.body.get("services") or [], "services")):
         service = services.parse(p, body, f"services.{i}")
         services.check_ports_free(lb.services, service["listen_port"])
@@ -135,6 +140,8 @@ def create_load_balancer(req: Request) -> Reply:
     ensure_unique((b.name for b in state(p).load_balancers.values()), name, "load balancer")
     lb.id = p.sim.next_id("load_balancer")
     state(p).load_balancers[lb.id] = lb
+    if joined is not None:
+        network.reserve(joined, lb)
     action = _timed(p, lb, "create_load_balancer")
     return Reply(201, {"load_balancer": render(p, lb), "action": render_action(action, req.now)})
 
@@ -160,6 +167,9 @@ def delete_load_balancer(req: Request) -> Reply:
     if lb.protection_delete:
         raise ApiError("protected", "load balancer deletion is protected")
     _unlocked(req.project, lb)
+    joined = network.attached(req.project, lb)
+    if joined is not None:
+        joined.load_balancers.pop(lb.id, None)
     del state(req.project).load_balancers[lb.id]
     return Reply(204, None)
 
@@ -286,6 +296,38 @@ def change_dns_ptr(req: Request) -> Reply:
     return _action(req, _timed(p, lb, "change_dns_ptr"))
 
 
+def attach_to_network(req: Request) -> Reply:
+    p = req.project
+    lb = get(p, path_id(req))
+    _unlocked(p, lb)
+    joined = network.plan(
+        p, lb, {**req.body, "network": required(req.body.get("network"), "network")}
+    )
+    network.reserve(joined, lb)
+    action = p.begin_on(
+        "attach_to_network",
+        [(lb.id, "load_balancer"), (joined.id, "network")],
+        locks=[(lb.id, "load_balancer")],
+        duration=p.draw(p.spec.duration_for("attach_to_network")),
+    )
+    return _action(req, action)
+
+
+def detach_from_network(req: Request) -> Reply:
+    p = req.project
+    lb = get(p, path_id(req))
+    network_id = required(req.body.get("network"), "network")
+    _unlocked(p, lb)
+    network.detach(p, lb, network_id)
+    action = p.begin_on(
+        "detach_from_network",
+        [(lb.id, "load_balancer"), (network_id, "network")],
+        locks=[(lb.id, "load_balancer")],
+        duration=p.draw(p.spec.duration_for("detach_from_network")),
+    )
+    return _action(req, action)
+
+
 def enable_public_interface(req: Request) -> Reply:
     p = req.project
     lb = get(p, path_id(req))
@@ -295,9 +337,8 @@ def enable_public_interface(req: Request) -> Reply:
 
 
 def disable_public_interface(req: Request) -> Reply:
-    lb = get(req.project, path_id(req))
-    raise ApiError(
-        "load_balancer_not_attached_to_network",
-        f"load balancer with ID '{lb.id}' is not attached to a network",
-        status=422,
-    )
+    p = req.project
+    lb = get(p, path_id(req))
+    _unlocked(p, lb)
+    network.disable_public_interface(p, lb)
+    return _action(req, _timed(p, lb, "disable_public_interface"))

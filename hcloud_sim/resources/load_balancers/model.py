@@ -54,6 +54,9 @@ class LoadBalancer:
     protection_delete: bool = False
     public_interface: bool = True
     dns_ptr: dict[str, str | None] = field(default_factory=dict)
+    #: the private network it is attached to (networks family) and its address there
+    network: int | None = None
+    private_ip: str | None = None
 
     @property
     def ipv4(self) -> str:
@@ -137,11 +140,17 @@ def _health(lb: LoadBalancer, healthy: bool) -> list[dict[str, Any]]:
     return [{"listen_port": s["listen_port"], "status": status} for s in lb.services]
 
 
-def _server_target(lb: LoadBalancer, server: Server, private: bool) -> dict[str, Any]:
+def _server_target(
+    project: Project, lb: LoadBalancer, server: Server, private: bool
+) -> dict[str, Any]:
+    from hcloud_sim.resources.load_balancers.network import private_address  # noqa: PLC0415
+
+    ip = private_address(project, lb, server) if private else _server_address(server)
     return {
         "type": "server",
-        "server": {"id": server.id, "ip": _server_address(server)},
-        "health_status": _health(lb, server.status == "running"),
+        "server": {"id": server.id, "ip": ip or ""},
+        # a private target that left the network is unreachable
+        "health_status": _health(lb, server.status == "running" and ip is not None),
         "use_private_ip": private,
     }
 
@@ -149,18 +158,27 @@ def _server_target(lb: LoadBalancer, server: Server, private: bool) -> dict[str,
 def render_target(project: Project, lb: LoadBalancer, target: Target) -> dict[str, Any]:
     if target.type == "server" and target.server is not None:
         server = project.servers[target.server]
-        return _server_target(lb, server, target.use_private_ip)
+        return _server_target(project, lb, server, target.use_private_ip)
     if target.selector is not None:
         return {
             "type": "label_selector",
             "label_selector": {"selector": target.selector_text},
             "targets": [
-                _server_target(lb, s, target.use_private_ip)
+                _server_target(project, lb, s, target.use_private_ip)
                 for s in matched(project, target.selector)
             ],
             "use_private_ip": target.use_private_ip,
         }
     return {"type": "ip", "ip": {"ip": target.ip}, "health_status": _health(lb, True)}
+
+
+def _private_net(project: Project, lb: LoadBalancer) -> list[dict[str, Any]]:
+    from hcloud_sim.resources.load_balancers.network import attached  # noqa: PLC0415
+
+    network = attached(project, lb)
+    if network is None or lb.private_ip is None:
+        return []
+    return [{"network": network.id, "ip": lb.private_ip}]
 
 
 def render(project: Project, lb: LoadBalancer) -> dict[str, Any]:
@@ -175,7 +193,7 @@ def render(project: Project, lb: LoadBalancer) -> dict[str, Any]:
             },
             "ipv6": {"ip": lb.ipv6, "dns_ptr": lb.dns_ptr.get(lb.ipv6)},
         },
-        "private_net": [],
+        "private_net": _private_net(project, lb),
         "location": project.catalog.render_location(lb.location),
         "load_balancer_type": types.render(project, type_of(lb)),
         "protection": {"delete": lb.protection_delete},

@@ -1,8 +1,8 @@
 """Load balancer targets from request bodies: servers, label selectors and IPs, with the API's
 refusals (``target_already_defined``, ``resolve_cloud_public_targets_error``, ...).
 
-Load balancers are never attached to a network in the simulator, so a target that asks for
-``use_private_ip`` is refused with ``load_balancer_not_attached_to_network``, as the API does.
+A target that asks for ``use_private_ip`` needs the load balancer in a network the server is in
+(``network.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hcloud_sim.resources.family_kit import (
     resource_id,
     unknown_keys,
 )
+from hcloud_sim.resources.load_balancers import network
 from hcloud_sim.resources.load_balancers.model import (
     LoadBalancer,
     Target,
@@ -72,16 +73,13 @@ def check(project: Project, lb: LoadBalancer, target: Target, others: list[Targe
         raise ApiError(
             "target_already_defined", "the load balancer target is already defined", status=422
         )
-    if target.use_private_ip:
-        raise ApiError(
-            "load_balancer_not_attached_to_network",
-            f"load balancer with ID '{lb.id}' is not attached to a network",
-            status=422,
-        )
     if target.type == "server" and target.server is not None:
         server = project.servers.get(target.server)
         if server is None:
             raise ApiError("not_found", f"server with ID '{target.server}' not found")
+    network.check_target(project, lb, target)
+    if target.type == "server" and target.server is not None and not target.use_private_ip:
+        server = project.servers[target.server]
         if server.ipv4 is None:
             raise ApiError(
                 "resolve_cloud_public_targets_error",
