@@ -440,6 +440,15 @@ def test_scenario_section(make_sim: SimFactory, make_client: ClientFactory) -> N
                 "label_selectors": ["env=prod"],
                 "ips": ["8.8.4.4"],
                 "protected": True,
+                "network": "back",
+                "ip": "10.9.0.9",
+            }
+        ],
+        "networks": [
+            {
+                "name": "back",
+                "ip_range": "10.9.0.0/16",
+                "subnets": [{"ip_range": "10.9.0.0/24", "network_zone": "eu-central"}],
             }
         ],
     }
@@ -452,6 +461,7 @@ def test_scenario_section(make_sim: SimFactory, make_client: ClientFactory) -> N
     cert = client.certificates.get_by_name("shop")
     assert cert is not None
     assert [c.id for c in front.services[0].http.certificates] == [cert.id]
+    assert [(p.network.name, p.ip) for p in front.private_net] == [("back", "10.9.0.9")]
     raw = client._client.request("GET", f"/servers/{APP_1}")  # the SDK hides load_balancers
     assert raw["server"]["load_balancers"] == [front.id]
 
@@ -500,6 +510,8 @@ def test_go_cli_create_add_service_and_targets(hcloud: Run, fast_sim: SimulatorS
          "no certificate 'nope'"),
         ({"label_selectors": ["a in ("]}, "label_selectors"),
         ({"ips": ["10.0.0.1"]}, "not attached to a network"),
+        ({"network": "nope"}, "no network 'nope'"),
+        ({"public_interface": False}, "without a public interface it needs a network"),
     ],
 )  # fmt: skip
 def test_scenario_naming_what_is_not_there_fails_at_load(

@@ -20,7 +20,7 @@ from hcloud_sim.resources.family_kit import (
     parse_label_selector,
     scenario_servers,
 )
-from hcloud_sim.resources.load_balancers import api, metrics, services, targets, types
+from hcloud_sim.resources.load_balancers import api, metrics, network, services, targets, types
 from hcloud_sim.resources.load_balancers.model import (
     LoadBalancer,
     Target,
@@ -29,6 +29,7 @@ from hcloud_sim.resources.load_balancers.model import (
     state,
     targeting,
 )
+from hcloud_sim.resources.networks.verbs import networks_of
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Server
@@ -61,6 +62,9 @@ class LoadBalancerSpec(BaseModel):
     servers: list[str] = Field(default_factory=list, description="names of target servers")
     label_selectors: list[str] = Field(default_factory=list)
     ips: list[str] = Field(default_factory=list)
+    network: str | None = Field(default=None, description="name of a network to attach it to")
+    ip: str | None = Field(default=None, description="its address there; default: handed out")
+    public_interface: bool = True
 
     @model_validator(mode="after")
     def _checked(self) -> LoadBalancerSpec:
@@ -88,6 +92,13 @@ class LoadBalancersSection(RootModel[list[LoadBalancerSpec]]):
             if spec.name in names:
                 raise ValueError(f"load balancer name {spec.name!r} is used twice")
             names.add(spec.name)
+            networks = project.families.get("networks")
+            if spec.network is not None and spec.network not in {
+                n.name for n in getattr(networks, "root", [])
+            }:
+                raise ValueError(f"{where}: no network {spec.network!r}")
+            if not spec.public_interface and spec.network is None:
+                raise ValueError(f"{where}: without a public interface it needs a network")
             for name in spec.servers:
                 if name not in servers:
                     raise ValueError(f"{where}: no server {name!r}")
@@ -132,6 +143,16 @@ def _seed(project: Project, section: LoadBalancersSection | None) -> None:
             protection_delete=spec.protected,
         )
         try:
+            joined = None
+            if spec.network is not None:
+                found = [
+                    n for n in networks_of(project).networks.values() if n.name == spec.network
+                ]
+                asked: dict[str, Any] = {"network": found[0].id if found else None, "ip": spec.ip}
+                joined = network.plan(
+                    project, lb, {k: v for k, v in asked.items() if v is not None}
+                )
+            lb.public_interface = spec.public_interface
             for body in spec.services:
                 service = services.parse(project, _certificates_by_name(project, body))
                 services.check_ports_free(lb.services, service["listen_port"])
@@ -150,6 +171,8 @@ def _seed(project: Project, section: LoadBalancersSection | None) -> None:
             raise ValueError(f"load balancer {spec.name!r}: {why}") from None
         lb.id = project.sim.next_id("load_balancer")
         state(project).load_balancers[lb.id] = lb
+        if joined is not None:
+            network.reserve(joined, lb)
 
 
 def _server_id(project: Project, name: str) -> int:
