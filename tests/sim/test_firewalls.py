@@ -173,17 +173,17 @@ def test_remove_from_a_server_takes_effect_when_its_action_ends(
 
 def test_server_create_applies_its_firewalls(cloud: hcloud.Client, world: SimulatorServer) -> None:
     firewall = cloud.firewalls.create(name="fw", rules=[SSH]).firewall
-    # no public interface: nothing to guard, the request is refused and nothing is made
-    with pytest.raises(APIException) as refused:
-        cloud.servers.create(
-            name="private",
-            server_type=ServerType(name="cx22"),
-            image=Image(id=NIGHTLY),
-            firewalls=[Firewall(id=firewall.id)],
-            public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=False),
-        )
-    assert refused.value.code == "private_net_only_server"
-    assert "private" not in {s["name"] for s in world.state.ground_truth()["servers"]}
+    # no public interface, nothing to guard: the firewall is not applied to it
+    private = cloud.servers.create(
+        name="private",
+        server_type=ServerType(name="cx22"),
+        image=Image(id=NIGHTLY),
+        firewalls=[Firewall(id=firewall.id)],
+        public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=False),
+    ).server
+    assert private.public_net.firewalls == []
+    assert _firewall(world, "fw")["applied_to"] == []
+    cloud.servers.delete(private)
     server = cloud.servers.create(
         name="guarded",
         server_type=ServerType(name="cx22"),

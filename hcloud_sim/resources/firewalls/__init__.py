@@ -129,7 +129,7 @@ def remove_from_resources(req: Request) -> Reply:
 
 def _prepare_server(project: Project, value: Any, new: NewServer, location: str) -> Apply | None:
     """``POST /servers`` ``firewalls: [{"firewall": id}]``: checked before the server exists."""
-    del location
+    del location, new
     chosen: list[Firewall] = []
     for i, item in enumerate(as_list(value, "firewalls")):
         entry = as_object(item, f"firewalls.{i}")
@@ -140,12 +140,6 @@ def _prepare_server(project: Project, value: Any, new: NewServer, location: str)
         chosen.append(firewall)
     if not chosen:
         return None
-    if not (new.enable_ipv4 or new.enable_ipv6):
-        raise ApiError(
-            "private_net_only_server",
-            "a server without a public interface has no firewalls",
-            status=422,
-        )
     if len(chosen) > MAX_PER_SERVER:
         raise invalid_field("firewalls", f"a server can have at most {MAX_PER_SERVER} firewalls")
 

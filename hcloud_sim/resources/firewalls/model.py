@@ -16,6 +16,7 @@ from hcloud_labels import Selector
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.resources.family_kit import as_list, as_object, as_str, unknown_keys
+from hcloud_sim.resources.primary_ips.state import held_by
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Server
@@ -58,9 +59,9 @@ def get(project: Project, firewall_id: int) -> Firewall:
     return found
 
 
-def has_public_interface(server: Server) -> bool:
-    """Firewalls guard public interfaces only: a private-only server cannot have one."""
-    return server.ipv4 is not None or server.ipv6 is not None
+def has_public_interface(project: Project, server: Server) -> bool:
+    """Firewalls guard public interfaces only: a server without a Primary IP cannot have one."""
+    return bool(held_by(project, server.id))
 
 
 def selected(project: Project, firewall: Firewall, selector: Selector) -> list[Server]:
@@ -69,7 +70,7 @@ def selected(project: Project, firewall: Firewall, selector: Selector) -> list[S
         (
             s
             for s in project.servers.values()
-            if selector.matches(s.labels) and has_public_interface(s)
+            if selector.matches(s.labels) and has_public_interface(project, s)
         ),
         key=lambda s: s.id,
     )
@@ -77,7 +78,7 @@ def selected(project: Project, firewall: Firewall, selector: Selector) -> list[S
 
 def guarding(project: Project, server: Server) -> list[Firewall]:
     """Every firewall applied to ``server``, directly or by a selector matching its labels."""
-    if not has_public_interface(server):
+    if not has_public_interface(project, server):
         return []
     return [
         f

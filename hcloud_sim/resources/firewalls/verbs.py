@@ -71,7 +71,7 @@ def server_for(project: Project, server_id: int) -> Server:
     server = project.servers.get(server_id)
     if server is None:
         raise _not_found(server_id)
-    if not has_public_interface(server):
+    if not has_public_interface(project, server):
         raise ApiError(
             "private_net_only_server",
             f"server with ID '{server_id}' has no public interface",
@@ -157,7 +157,12 @@ def apply(project: Project, firewall: Firewall, targets: list[Target]) -> list[A
 
 
 def apply_at_create(project: Project, firewall: Firewall, server: Server) -> None:
-    """``POST /servers`` with ``firewalls``: applied once the server exists."""
+    """``POST /servers`` with ``firewalls``: applied once the server exists (and has its Primary
+    IPs: the primary_ips family's ``public_net`` is applied first). A server made without a
+    public interface is not guarded: the firewalls family cannot see ``public_net`` beforehand
+    to refuse the request as the API does."""
+    if not has_public_interface(project, server):
+        return
     firewall.servers.append(server.id)
     action = _action(project, "apply_firewall", firewall, [server.id])
     _mark_pending(project, firewall, [server.id], action)

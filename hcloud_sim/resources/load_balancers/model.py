@@ -15,6 +15,7 @@ from hcloud_sim.catalog import INCLUDED_TRAFFIC
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError
 from hcloud_sim.resources.load_balancers import types
+from hcloud_sim.resources.primary_ips.state import held_by
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Server
@@ -107,6 +108,10 @@ def targeted_servers(project: Project, lb: LoadBalancer) -> set[int]:
     return found
 
 
+def public_ipv4(project: Project, server: Server) -> str | None:
+    return _server_address(project, server)
+
+
 def targeting(project: Project, server: Server) -> list[int]:
     """Ids of the load balancers that target ``server`` directly or by a label selector."""
     return sorted(
@@ -128,11 +133,10 @@ def certificate_users(project: Project, certificate_id: int) -> list[int]:
     )
 
 
-def _server_address(server: Server) -> str:
-    """The address a public target is reached at (``use_private_ip`` targets are refused)."""
-    if server.ipv4 is not None:
-        return server.ipv4
-    return server.ipv6.split("/")[0] + "1" if server.ipv6 else ""
+def _server_address(project: Project, server: Server) -> str | None:
+    """The public IPv4 a public target is reached at (its Primary IPv4), if it has one."""
+    held = held_by(project, server.id).get("ipv4")
+    return held.ip if held is not None else None
 
 
 def _health(lb: LoadBalancer, healthy: bool) -> list[dict[str, Any]]:
@@ -145,7 +149,7 @@ def _server_target(
 ) -> dict[str, Any]:
     from hcloud_sim.resources.load_balancers.network import private_address  # noqa: PLC0415
 
-    ip = private_address(project, lb, server) if private else _server_address(server)
+    ip = private_address(project, lb, server) if private else _server_address(project, server)
     return {
         "type": "server",
         "server": {"id": server.id, "ip": ip or ""},

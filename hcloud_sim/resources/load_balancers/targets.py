@@ -24,6 +24,7 @@ from hcloud_sim.resources.load_balancers.model import (
     LoadBalancer,
     Target,
     matched,
+    public_ipv4,
     type_of,
 )
 
@@ -80,7 +81,7 @@ def check(project: Project, lb: LoadBalancer, target: Target, others: list[Targe
     network.check_target(project, lb, target)
     if target.type == "server" and target.server is not None and not target.use_private_ip:
         server = project.servers[target.server]
-        if server.ipv4 is None:
+        if public_ipv4(project, server) is None:
             raise ApiError(
                 "resolve_cloud_public_targets_error",
                 f"server with ID '{server.id}' has no public IPv4 address",
