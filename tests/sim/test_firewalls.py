@@ -99,6 +99,9 @@ def test_a_label_selector_follows_servers_created_and_relabelled_later(
         image=Image(id=NIGHTLY),
         labels={"env": "prod"},
     ).server
+    # a server created into the selector goes through apply_firewall like any other
+    assert _on_server(world, new.id) == [{"id": firewall.id, "status": "pending"}]
+    world.state.clock.advance(APPLY_S)
     assert _on_server(world, new.id) == [{"id": firewall.id, "status": "applied"}]
     cloud.servers.update(Server(id=APP_1), labels={"env": "dev"})
     assert _on_server(world, APP_1) == []

@@ -128,7 +128,10 @@ def remove_from_resources(req: Request) -> Reply:
 
 
 def _prepare_server(project: Project, value: Any, new: NewServer, location: str) -> Apply | None:
-    """``POST /servers`` ``firewalls: [{"firewall": id}]``: checked before the server exists."""
+    """``POST /servers`` ``firewalls: [{"firewall": id}]``: checked before the server exists.
+
+    Called for every new server (``default=[]``): label-selected firewalls apply to it too.
+    """
     del location, new
     chosen: list[Firewall] = []
     for i, item in enumerate(as_list(value, "firewalls")):
@@ -138,14 +141,13 @@ def _prepare_server(project: Project, value: Any, new: NewServer, location: str)
         if firewall in chosen:
             raise invalid_field("firewalls", f"firewall {firewall.id} is given twice")
         chosen.append(firewall)
-    if not chosen:
-        return None
     if len(chosen) > MAX_PER_SERVER:
         raise invalid_field("firewalls", f"a server can have at most {MAX_PER_SERVER} firewalls")
 
     def apply(server: Server) -> None:
         for firewall in chosen:
             verbs.apply_at_create(project, firewall, server)
+        verbs.selected_at_create(project, server, chosen)
 
     return apply
 
@@ -278,7 +280,7 @@ FAMILY = Family(
             frozenset({"remove_from"}),
         ),
     ),
-    server_fields=(ServerField("firewalls", _prepare_server),),
+    server_fields=(ServerField("firewalls", _prepare_server, default=[]),),
     server_view=_server_view,
     on_server_deleted=_server_deleted,
     section=FirewallsSection,

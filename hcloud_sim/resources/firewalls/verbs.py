@@ -168,6 +168,19 @@ def apply_at_create(project: Project, firewall: Firewall, server: Server) -> Non
     _mark_pending(project, firewall, [server.id], action)
 
 
+def selected_at_create(project: Project, server: Server, direct: list[Firewall]) -> None:
+    """A new server that label-selected firewalls match: each runs ``apply_firewall`` on it, so
+    it shows them ``pending`` first, as a server the API has just created does."""
+    if not has_public_interface(project, server):
+        return
+    for firewall in state(project).firewalls.values():
+        if firewall not in direct and any(
+            s.matches(server.labels) for s in firewall.selectors.values()
+        ):
+            action = _action(project, "apply_firewall", firewall, [server.id])
+            _mark_pending(project, firewall, [server.id], action)
+
+
 def remove(project: Project, firewall: Firewall, targets: list[Target]) -> list[Action]:
     for kind, ref in targets:
         if kind == "server":
