@@ -1,11 +1,11 @@
-"""Load balancers and their types: services, health checks and targets (server, label selector,
-IP), through the SDK, raw HTTP and the official Go CLI; every response checked against the
-OpenAPI document. The restore world runs at 1x and tests move its clock.
+"""Load balancers: services, health checks and targets (server, label selector, IP), through the
+SDK, raw HTTP and the official Go CLI; every response checked against the OpenAPI document. The
+restore world runs at 1x and tests move its clock. Types, metrics and networks:
+test_load_balancer_networks.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -21,84 +21,18 @@ from hcloud.load_balancers import (
     LoadBalancerServiceHttp,
     LoadBalancerTarget,
     LoadBalancerTargetIP,
-    LoadBalancerTargetLabelSelector,
 )
 from hcloud.locations import Location
-from hcloud.networks import NetworkSubnet
 from hcloud.server_types import ServerType
 from hcloud.servers import Server, ServerCreatePublicNetwork
 
 from hcloud_sim import SimulatorServer
 from hcloud_sim.resources.certificates.pem import self_signed
-from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.sim._api import RawApi, error_of
 from tests.sim._gocli import Run, failed_requests, server_named
+from tests.sim._lb import ACTION_S, by_label, by_server, create, lb_named, server_lbs
 from tests.sim._restore import APP_1, ARM_1, BIG_1, NIGHTLY, RESTORE
-
-ACTION_S = 5  # the project's default duration of every load balancer action
-
-
-def _lb(world: SimulatorServer, name: str) -> dict[str, Any]:
-    return next(b for b in world.state.ground_truth()["load_balancers"] if b["name"] == name)
-
-
-def _server_lbs(world: SimulatorServer, server_id: int) -> list[int]:
-    server = next(s for s in world.state.ground_truth()["servers"] if s["id"] == server_id)
-    found: list[int] = server["load_balancers"]
-    return found
-
-
-def _network_lbs(world: SimulatorServer) -> list[int]:
-    (network,) = world.state.ground_truth()["networks"]
-    found: list[int] = network["load_balancers"]
-    return found
-
-
-def _by_server(server_id: int) -> LoadBalancerTarget:
-    return LoadBalancerTarget(type="server", server=Server(id=server_id), use_private_ip=False)
-
-
-def _by_label(selector: str) -> LoadBalancerTarget:
-    return LoadBalancerTarget(
-        type="label_selector",
-        label_selector=LoadBalancerTargetLabelSelector(selector=selector),
-        use_private_ip=False,
-    )
-
-
-def _create(cloud: hcloud.Client, name: str = "lb", **kwargs: Any) -> Any:
-    kwargs.setdefault("load_balancer_type", LoadBalancerType(name="lb11"))
-    kwargs.setdefault("location", Location(name="fsn1"))
-    created = cloud.load_balancers.create(name=name, **kwargs)
-    created.action.wait_until_finished()
-    return cloud.load_balancers.get_by_id(created.load_balancer.id)
-
-
-def test_types_are_a_priced_catalog(
-    cloud: hcloud.Client, world: SimulatorServer, wire: RawApi
-) -> None:
-    found = cloud.load_balancer_types.get_all()
-    assert [(t.name, t.max_services, t.max_targets) for t in found] == [
-        ("lb11", 5, 25),
-        ("lb21", 15, 75),
-        ("lb31", 30, 150),
-    ]
-    lb11 = cloud.load_balancer_types.get_by_name("lb11")
-    assert lb11 is not None
-    locations = [p["location"] for p in lb11.prices]
-    assert locations == list(world.state.scenario.catalog.locations)
-    assert lb11.prices[0]["price_monthly"]["net"] == "5.3900"
-    assert cloud.load_balancer_types.get_by_id(3).name == "lb31"
-    priced = wire.get("/pricing").json()["pricing"]["load_balancer_types"]
-    assert [(t["name"], t["prices"][0]["price_monthly"]["net"]) for t in priced] == [
-        ("lb11", "5.3900"),
-        ("lb21", "16.4000"),
-        ("lb31", "32.9000"),
-    ]
-    with pytest.raises(APIException) as missing:
-        cloud.load_balancer_types.get_by_id(9)
-    assert missing.value.code == "not_found"
 
 
 def test_create_with_a_service_and_targets_the_servers_know_it(
@@ -110,7 +44,7 @@ def test_create_with_a_service_and_targets_the_servers_know_it(
         location=Location(name="nbg1"),
         algorithm=LoadBalancerAlgorithm(type="least_connections"),
         services=[LoadBalancerService(protocol="http", listen_port=80, destination_port=8080)],
-        targets=[_by_server(APP_1), _by_label("tier=web")],
+        targets=[by_server(APP_1), by_label("tier=web")],
         labels={"app": "shop"},
     )
     assert created.action.command == "create_load_balancer"
@@ -127,16 +61,16 @@ def test_create_with_a_service_and_targets_the_servers_know_it(
     assert (service.health_check.protocol, service.health_check.port) == ("http", 8080)
     assert service.health_check.http.path == "/"
     assert (service.http.cookie_name, service.http.sticky_sessions) == ("HCLBSTICKY", False)
-    assert _server_lbs(world, APP_1) == [lb.id]
-    assert _server_lbs(world, BIG_1) == []
+    assert server_lbs(world, APP_1) == [lb.id]
+    assert server_lbs(world, BIG_1) == []
     # the label selector follows servers relabelled and created later
     cloud.servers.update(Server(id=BIG_1), labels={"tier": "web"})
     new = cloud.servers.create(
         name="web-9", server_type=ServerType(name="cx22"), image=Image(id=NIGHTLY),
         labels={"tier": "web"},
     ).server  # fmt: skip
-    assert _server_lbs(world, BIG_1) == [lb.id]
-    assert _server_lbs(world, new.id) == [lb.id]
+    assert server_lbs(world, BIG_1) == [lb.id]
+    assert server_lbs(world, new.id) == [lb.id]
     targets = cloud.load_balancers.get_by_id(lb.id).targets
     assert targets[0].server.id == APP_1
     assert [t.server.id for t in targets[1].targets] == [BIG_1, new.id]
@@ -144,7 +78,7 @@ def test_create_with_a_service_and_targets_the_servers_know_it(
 
 
 def test_services_add_update_delete(cloud: hcloud.Client, world: SimulatorServer) -> None:
-    lb = _create(cloud)
+    lb = create(cloud)
     lb.add_service(
         LoadBalancerService(protocol="tcp", listen_port=22, destination_port=2222)
     ).wait_until_finished()
@@ -154,17 +88,17 @@ def test_services_add_update_delete(cloud: hcloud.Client, world: SimulatorServer
     lb.update_service(
         LoadBalancerService(listen_port=22, destination_port=22, proxyprotocol=True)
     ).wait_until_finished()
-    (service,) = _lb(world, "lb")["services"]
+    (service,) = lb_named(world, "lb")["services"]
     assert (service["destination_port"], service["proxyprotocol"]) == (22, True)
     assert service["health_check"]["protocol"] == "tcp"
     lb.delete_service(LoadBalancerService(listen_port=22)).wait_until_finished()
-    assert _lb(world, "lb")["services"] == []
+    assert lb_named(world, "lb")["services"] == []
 
 
 def test_https_needs_a_certificate_and_uses_it(
     cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
-    lb = _create(cloud)
+    lb = create(cloud)
     with pytest.raises(APIException) as refused:
         lb.add_service(LoadBalancerService(protocol="https", http=LoadBalancerServiceHttp()))
     assert refused.value.code == "invalid_input"
@@ -175,7 +109,7 @@ def test_https_needs_a_certificate_and_uses_it(
             protocol="https", http=LoadBalancerServiceHttp(certificates=[Certificate(id=cert.id)])
         )
     ).wait_until_finished()
-    (service,) = _lb(world, "lb")["services"]
+    (service,) = lb_named(world, "lb")["services"]
     assert (service["listen_port"], service["destination_port"]) == (443, 80)
     assert service["http"]["certificates"] == [cert.id]
     used = next(c for c in world.state.ground_truth()["certificates"] if c["id"] == cert.id)
@@ -183,10 +117,10 @@ def test_https_needs_a_certificate_and_uses_it(
 
 
 def test_targets_add_remove_and_refusals(cloud: hcloud.Client, world: SimulatorServer) -> None:
-    lb = _create(cloud)
-    lb.add_target(_by_server(APP_1)).wait_until_finished()
+    lb = create(cloud)
+    lb.add_target(by_server(APP_1)).wait_until_finished()
     with pytest.raises(APIException) as twice:
-        lb.add_target(_by_server(APP_1))
+        lb.add_target(by_server(APP_1))
     assert twice.value.code == "target_already_defined"
     with pytest.raises(APIException) as private:
         lb.add_target(
@@ -196,89 +130,40 @@ def test_targets_add_remove_and_refusals(cloud: hcloud.Client, world: SimulatorS
     lb.add_target(
         LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip="8.8.8.8"))
     ).wait_until_finished()
-    targets = _lb(world, "lb")["targets"]
+    targets = lb_named(world, "lb")["targets"]
     assert [t["type"] for t in targets] == ["server", "ip"]
-    lb.remove_target(_by_server(APP_1)).wait_until_finished()
-    assert _server_lbs(world, APP_1) == []
-    assert [t["type"] for t in _lb(world, "lb")["targets"]] == ["ip"]
-
-
-def test_in_a_network_private_targets_and_no_public_interface(
-    cloud: hcloud.Client, world: SimulatorServer
-) -> None:
-    net = cloud.networks.create(
-        name="back",
-        ip_range="10.0.0.0/16",
-        subnets=[NetworkSubnet(type="cloud", ip_range="10.0.1.0/24", network_zone="eu-central")],
-    )
-    cloud.servers.attach_to_network(Server(id=APP_1), net).wait_until_finished()
-    lb = _create(cloud, targets=[_by_server(BIG_1)])
-    with pytest.raises(APIException) as no_network:
-        lb.disable_public_interface()
-    assert no_network.value.code == "load_balancer_not_attached_to_network"
-    lb.attach_to_network(net, ip="10.0.1.10").wait_until_finished()
-    assert _lb(world, "lb")["private_net"] == [{"network": net.id, "ip": "10.0.1.10"}]
-    assert _network_lbs(world) == [lb.id]  # hcloud-python 2.27's Network has no load_balancers
-    # the address is the load balancer's: no server gets it
-    with pytest.raises(APIException) as taken:
-        cloud.servers.attach_to_network(Server(id=ARM_1), net, ip="10.0.1.10")
-    assert taken.value.code == "ip_not_available"
-    private = LoadBalancerTarget(type="server", server=Server(id=APP_1), use_private_ip=True)
-    lb.add_target(private).wait_until_finished()
-    with pytest.raises(APIException) as outside:
-        lb.add_target(
-            LoadBalancerTarget(type="server", server=Server(id=ARM_1), use_private_ip=True)
-        )
-    assert outside.value.code == "resolve_cloud_private_targets_error"
-    app = next(t for t in _lb(world, "lb")["targets"] if t["server"]["id"] == APP_1)
-    (app_net,) = cloud.servers.get_by_id(APP_1).private_net
-    assert (app["use_private_ip"], app["server"]["ip"]) == (True, app_net.ip)
-    with pytest.raises(APIException) as public_left:
-        lb.disable_public_interface()
-    assert public_left.value.code == "targets_without_use_private_ip"
-    lb.remove_target(_by_server(BIG_1)).wait_until_finished()
-    lb.disable_public_interface().wait_until_finished()
-    assert _lb(world, "lb")["public_net"]["enabled"] is False
-    with pytest.raises(APIException) as disabled:
-        lb.add_target(_by_server(BIG_1))
-    assert disabled.value.code == "load_balancer_public_interface_disabled"
-    with pytest.raises(APIException) as needed:
-        lb.detach_from_network(net)
-    assert needed.value.code == "unsupported_error"
-    lb.enable_public_interface().wait_until_finished()
-    lb.remove_target(private).wait_until_finished()
-    lb.detach_from_network(net).wait_until_finished()
-    assert _lb(world, "lb")["private_net"] == []
-    assert _network_lbs(world) == []
+    lb.remove_target(by_server(APP_1)).wait_until_finished()
+    assert server_lbs(world, APP_1) == []
+    assert [t["type"] for t in lb_named(world, "lb")["targets"]] == ["ip"]
 
 
 def test_a_server_without_ipv4_is_no_public_target(
     cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
-    lb = _create(cloud)
+    lb = create(cloud)
     v6 = cloud.servers.create(
         name="v6", server_type=ServerType(name="cx22"), image=Image(id=NIGHTLY),
         public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=True),
     ).server  # fmt: skip
     with pytest.raises(APIException) as refused:
-        lb.add_target(_by_server(v6.id))
+        lb.add_target(by_server(v6.id))
     assert refused.value.code == "resolve_cloud_public_targets_error"
-    assert _lb(world, "lb")["targets"] == []
+    assert lb_named(world, "lb")["targets"] == []
 
 
 def test_a_deleted_server_stops_being_a_target(
     cloud: hcloud.Client, world: SimulatorServer
 ) -> None:
-    lb = _create(cloud, targets=[_by_server(APP_1), _by_server(ARM_1)])
+    lb = create(cloud, targets=[by_server(APP_1), by_server(ARM_1)])
     cloud.servers.delete(Server(id=APP_1))
-    assert [t["server"]["id"] for t in _lb(world, "lb")["targets"]] == [ARM_1]
-    assert lb.id in _server_lbs(world, ARM_1)
+    assert [t["server"]["id"] for t in lb_named(world, "lb")["targets"]] == [ARM_1]
+    assert lb.id in server_lbs(world, ARM_1)
 
 
 def test_algorithm_type_protection_and_locks(
     cloud: hcloud.Client, world: SimulatorServer, wire: RawApi
 ) -> None:
-    lb = _create(cloud, services=[LoadBalancerService(protocol="http")])
+    lb = create(cloud, services=[LoadBalancerService(protocol="http")])
     action = lb.change_algorithm(LoadBalancerAlgorithm(type="least_connections"))
     assert action.command == "change_algorithm"
     # while an action runs the load balancer is locked
@@ -292,8 +177,8 @@ def test_algorithm_type_protection_and_locks(
     )
     world.state.clock.advance(ACTION_S)
     lb.change_type(LoadBalancerType(name="lb21")).wait_until_finished()
-    assert _lb(world, "lb")["load_balancer_type"]["name"] == "lb21"
-    assert _lb(world, "lb")["algorithm"] == {"type": "least_connections"}
+    assert lb_named(world, "lb")["load_balancer_type"]["name"] == "lb21"
+    assert lb_named(world, "lb")["algorithm"] == {"type": "least_connections"}
     commands = [a.command for a in cloud.load_balancers.get_actions_list(lb).actions]
     assert commands == ["create_load_balancer", "change_algorithm", "change_load_balancer_type"]
     refused = wire.post(f"/load_balancers/{lb.id}/actions/change_algorithm", {"type": "random"})
@@ -310,7 +195,7 @@ def test_algorithm_type_protection_and_locks(
 
 def test_a_type_too_small_is_refused(cloud: hcloud.Client) -> None:
     ports = range(1000, 1006)
-    lb = _create(
+    lb = create(
         cloud,
         load_balancer_type=LoadBalancerType(name="lb21"),
         services=[
@@ -324,7 +209,7 @@ def test_a_type_too_small_is_refused(cloud: hcloud.Client) -> None:
 
 def test_list_filters_and_update(cloud: hcloud.Client, wire: RawApi) -> None:
     for name, env in (("b", "prod"), ("a", "dev")):
-        _create(cloud, name=name, labels={"env": env})
+        create(cloud, name=name, labels={"env": env})
     listed = wire.get("/load_balancers", {"sort": "name:asc"}).json()["load_balancers"]
     assert [b["name"] for b in listed] == ["a", "b"]
     assert [b.name for b in cloud.load_balancers.get_all(label_selector="env=prod")] == ["b"]
@@ -372,10 +257,10 @@ def test_bad_action_bodies_change_nothing(
          "services": [{"protocol": "http"}]},
     ).json()["load_balancer"]  # fmt: skip
     world.state.clock.advance(ACTION_S)
-    before = _lb(world, "lb")
+    before = lb_named(world, "lb")
     refused = wire.post(f"/load_balancers/{created['id']}/actions/{path}", body)
     assert error_of(refused)[:2] == expected
-    assert _lb(world, "lb") == before
+    assert lb_named(world, "lb") == before
 
 
 def test_unknown_ids_and_ids_of_another_kind(wire: RawApi, world: SimulatorServer) -> None:
@@ -396,35 +281,6 @@ def test_unknown_ids_and_ids_of_another_kind(wire: RawApi, world: SimulatorServe
         "invalid_input",
     )
     assert world.state.ground_truth()["load_balancers"] == []
-
-
-def test_metrics_have_the_documented_shape_and_no_traffic(
-    cloud: hcloud.Client, wire: RawApi
-) -> None:
-    lb = _create(cloud)
-    got = lb.get_metrics(
-        type=["requests_per_second", "bandwidth"],
-        start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        end=dt.datetime(2026, 1, 1, 1, tzinfo=dt.UTC),
-        step=600,
-    ).metrics
-    assert set(got.time_series) == {"requests_per_second", "bandwidth.in", "bandwidth.out"}
-    values = got.time_series["bandwidth.in"]["values"]
-    assert [v[1] for v in values] == ["0"] * 7
-    assert values[1][0] - values[0][0] == 600
-    query = {"type": "open_connections", "start": "2026-01-01T00:00:00Z"}
-    for bad in ({"end": "yesterday"}, {"end": "2025-01-01T00:00:00Z"}, {"type": "cpu"}):
-        refused = wire.get(
-            f"/load_balancers/{lb.id}/metrics", {**query, "end": "2026-01-02T00:00:00Z", **bad}
-        )
-        assert error_of(refused)[:2] == (422, "invalid_input")
-
-
-def test_network_zone_places_it(cloud: hcloud.Client) -> None:
-    created = cloud.load_balancers.create(
-        name="z", load_balancer_type=LoadBalancerType(name="lb11"), network_zone="us-east"
-    )
-    assert created.load_balancer.location.name == "ash"
 
 
 def test_scenario_section(make_sim: SimFactory, make_client: ClientFactory) -> None:
@@ -481,7 +337,7 @@ def test_go_cli_create_add_service_and_targets(hcloud: Run, fast_sim: SimulatorS
     )  # fmt: skip
     hcloud("load-balancer", "add-target", "front", "--server", "web-1")
     hcloud("load-balancer", "add-target", "front", "--label-selector", "role=db")
-    lb = _lb(fast_sim, "front")
+    lb = lb_named(fast_sim, "front")
     assert [(s["protocol"], s["listen_port"]) for s in lb["services"]] == [
         ("http", 80),
         ("tcp", 22),
@@ -493,35 +349,9 @@ def test_go_cli_create_add_service_and_targets(hcloud: Run, fast_sim: SimulatorS
     hcloud("network", "add-subnet", "back", "--type", "cloud", "--network-zone", "eu-central",
            "--ip-range", "10.0.0.0/24")  # fmt: skip
     hcloud("load-balancer", "attach-to-network", "front", "--network", "back", "--ip", "10.0.0.7")
-    assert _lb(fast_sim, "front")["private_net"][0]["ip"] == "10.0.0.7"
+    assert lb_named(fast_sim, "front")["private_net"][0]["ip"] == "10.0.0.7"
     described = hcloud("load-balancer", "describe", "front").stdout
     assert "Label Selector:\t\trole=db" in described
     assert re.search(r"IP:\s+10\.0\.0\.7", described)
     assert "Targets: (2)" in described
     assert not failed_requests(fast_sim)
-
-
-@pytest.mark.parametrize(
-    ("section", "problem"),
-    [
-        ({"servers": ["nope"]}, "load balancer 'y': no server 'nope'"),
-        ({"servers": ["edge"]}, "server 'edge' has no public IPv4 address"),
-        ({"services": [{"protocol": "https", "http": {"certificates": ["nope"]}}]},
-         "no certificate 'nope'"),
-        ({"label_selectors": ["a in ("]}, "label_selectors"),
-        ({"ips": ["10.0.0.1"]}, "not attached to a network"),
-        ({"network": "nope"}, "no network 'nope'"),
-        ({"public_interface": False}, "without a public interface it needs a network"),
-    ],
-)  # fmt: skip
-def test_scenario_naming_what_is_not_there_fails_at_load(
-    section: dict[str, Any], problem: str
-) -> None:
-    base = RESTORE["projects"][0]
-    project = {
-        **base,
-        "servers": [*base["servers"], {"name": "edge", "ipv4": False}],
-        "load_balancers": [{"name": "y", **section}],
-    }
-    with pytest.raises(ScenarioError, match=re.escape(problem)):
-        load_scenario({**RESTORE, "projects": [project]})
