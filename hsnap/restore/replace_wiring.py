@@ -222,15 +222,17 @@ def _floating(steps: Steps, fip_id: int, ip: str, server: Json) -> None:
 def _balancer(steps: Steps, lb: Attachment, server: Json) -> None:
     target = lb.name or str(lb.id)
     if not lb.direct:
-        steps.add(
-            "load balancer",
-            target,
-            "kept" if lb.id in (server.get("load_balancers") or ()) else "failed",
-            f"by label {', '.join(lb.selectors)}"
-            if lb.id in (server.get("load_balancers") or ())
-            else "it targeted the server by "
-            "label and does not now: check it still exists and its selector",
-        )
+        how = f"by label {', '.join(lb.selectors)}"
+        if lb.id in (server.get("load_balancers") or ()):
+            steps.add("load balancer", target, "done", how)
+        else:
+            steps.add(
+                "load balancer",
+                target,
+                "failed",
+                f"targeted it {how} before, not now: "
+                "check the load balancer still exists and its selector",
+            )
         return
     try:
         found = steps.cloud.raw("GET", f"/load_balancers/{lb.id}", f"load balancer {target}")

@@ -285,4 +285,6 @@ def test_recipes_cost_one_request_per_family_not_per_server(make_sim: SimFactory
         ("GET", "/primary_ips"): 3,
         ("GET", "/floating_ips"): 1,
         ("GET", "/volumes"): 1,
+        ("GET", "/firewalls"): 1,
+        ("GET", "/load_balancers"): 1,
     }
