@@ -239,9 +239,12 @@ def test_a_step_that_cannot_be_done_is_named_and_the_rest_still_happens(
     snapshot(cloud, "web-1")
     before = server_json(cloud, "web-1")
     delete(cloud, before["id"])
-    # since then: its volume was deleted, and another server took its address in backend
+    # since then: its volume and its direct firewall were deleted, and another server took its
+    # address in backend
     [volume] = before["volumes"]
     cloud.raw("DELETE", f"/volumes/{volume}", "delete volume")
+    ssh = next(f["id"] for f in get(cloud, "/firewalls")["firewalls"] if f["name"] == "web-ssh")
+    cloud.raw("DELETE", f"/firewalls/{ssh}", "delete firewall")
     backend = before["private_net"][0]["network"]
     web2 = server_json(cloud, "web-2")["id"]
     taken = cloud.raw(
@@ -258,8 +261,14 @@ def test_a_step_that_cannot_be_done_is_named_and_the_rest_still_happens(
     failed = {(r.step, r.target): r.detail for r in result.failed}
     assert "restore it from your own backup" in failed[("volume", "web-data")]
     assert "10.1.0.5 is taken" in failed[("network", "backend at 10.1.0.5")]
+    assert "create it again" in failed[("firewall", "web-ssh")]
     done = {(r.step, r.target) for r in result.rows if r.status in ("done", "kept")}
-    assert {("network", "frontend at 10.2.0.7"), ("floating IP", "192.0.2.2")} <= done
+    assert {
+        ("network", "frontend at 10.2.0.7"),
+        ("floating IP", "192.0.2.2"),
+        ("firewall", "web-http"),
+        ("load balancer", "lb-direct"),
+    } <= done
     assert server_json(cloud, "web-1")["protection"] == {"delete": True, "rebuild": True}
 
 
