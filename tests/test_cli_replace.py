@@ -3,7 +3,8 @@
 The scenario (``tests/data/wired.yaml``) holds a fully wired server. After the replace, the server
 (``GET /servers/{id}``) and every resource of every family are compared with what was there
 before, field by field: only the server's id, creation time and image may differ (and the MAC
-address of each network attachment, which Hetzner hands out anew).
+address of each network attachment, which Hetzner hands out anew, and the backup window, which
+Hetzner picks: only whether backups are on is compared).
 """
 
 from __future__ import annotations

@@ -107,10 +107,13 @@ def state_of(sim: SimulatorServer) -> dict[str, Any]:
 
 def comparable(server: dict[str, Any]) -> dict[str, Any]:
     """A server's JSON without what a new server always has anew: its id, creation, image, and
-    the MAC address of each network attachment (Hetzner hands out a new one per attachment)."""
+    the MAC address of each network attachment (Hetzner hands out a new one per attachment),
+    and the backup window (only whether backups are on)."""
     marked = _marked({k: v for k, v in server.items() if k not in NEW_ON_REPLACE}, server["id"])
     for seat in marked["private_net"]:
         seat.pop("mac_address")
+    # backups on or off; the window is Hetzner's to pick (enable_backup takes none)
+    marked["backup_window"] = marked["backup_window"] is not None
     return dict(marked)
 
 
