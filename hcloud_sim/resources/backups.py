@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from hcloud_sim.errors import ApiError, invalid_field
+from hcloud_sim.errors import invalid_field
 from hcloud_sim.model import Image, Server
 from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, Route, body_str, path_id
