@@ -1,8 +1,9 @@
 """ISOs: ``/isos`` and the server actions ``attach_iso`` / ``detach_iso``.
 
-The public ISOs every project sees, per architecture (one without an architecture, which the
-``include_architecture_wildcard`` filter is about), one deprecated and still usable, one past its
-end: a list no longer shows that one, a get by id still does, and it cannot be attached.
+The public ISOs every project sees, per architecture, one deprecated and still usable, one past its
+end: a list no longer shows that one, a get by id still does, and it cannot be attached. (The API
+also has ISOs without an architecture, which ``include_architecture_wildcard`` is about, but its
+document allows no null there, so every ISO here has one.)
 """
 
 from __future__ import annotations
@@ -41,18 +42,18 @@ PUBLIC_ISOS: tuple[Iso, ...] = (
     Iso(2_000_003, "ubuntu-24.04.1-live-server-amd64.iso", "Ubuntu 24.04.1 (amd64)", "x86"),
     Iso(2_000_004, "ubuntu-24.04.1-live-server-arm64.iso", "Ubuntu 24.04.1 (arm64)", "arm"),
     Iso(2_000_005, "virtio-win-0.1.266.iso", "virtio-win-0.1.266", "x86"),
-    Iso(2_000_006, "ipxe.iso", "iPXE boot image (any architecture)", None),
+    Iso(2_000_006, "ipxe.iso", "iPXE boot image", "x86"),
     Iso(
         2_000_007,
         "ubuntu-22.04.4-live-server-amd64.iso",
-        "Ubuntu 22.04.4 (amd64), deprecated",
+        "Ubuntu 22.04.4 (amd64)",
         "x86",
         (_t("2026-10-01T00:00:00"), _t("2027-04-01T00:00:00")),
     ),
     Iso(
         2_000_008,
         "debian-11.9.0-amd64-netinst.iso",
-        "Debian 11.9 (amd64/netinstall), retired",
+        "Debian 11.9 (amd64/netinstall)",
         "x86",
         (_t("2024-06-01T00:00:00"), _t("2024-09-01T00:00:00")),
     ),
