@@ -4,6 +4,7 @@ deletes them. Time moves only where a test moves the clock (1x world, clock-step
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -89,7 +90,7 @@ def test_a_scenario_starts_with_backups(cloud: hcloud.Client) -> None:
     assert len(made) == 3
     assert all(i.status == "available" and i.bound_to.id == APP for i in made)
     assert all(in_window(i.created, "22-02") for i in made)
-    gaps = {(b.created - a.created).total_seconds() for a, b in zip(made, made[1:], strict=False)}
+    gaps = {(b.created - a.created).total_seconds() for a, b in itertools.pairwise(made)}
     assert gaps == {DAY}  # one a day
     assert cloud.servers.get_by_id(SEEDED).backup_window == "02-06"
     assert cloud.servers.get_by_id(PLAIN).backup_window is None
@@ -125,7 +126,7 @@ def test_at_most_seven_are_kept_the_oldest_go(
     kept = backups(cloud, APP)
     assert len(kept) == 7
     assert not set(seeded) & {i.id for i in kept}  # the three oldest went first
-    gaps = {(b.created - a.created).total_seconds() for a, b in zip(kept, kept[1:], strict=False)}
+    gaps = {(b.created - a.created).total_seconds() for a, b in itertools.pairwise(kept)}
     assert gaps == {DAY}
 
 
