@@ -1,0 +1,171 @@
+"""Whatever body, id or query a client sends, the answer is the documented envelope, never a 500,
+and a refused request changes nothing. Bodies, ids and label selectors are drawn by hypothesis.
+
+The world's clock nearly stands still (scale 1e-6), so two ground truths differ only by what a
+request did. Every response is validated against Hetzner's OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hcloud_sim import SimulatorServer
+from tests.conftest import SimFactory
+from tests.openapi_check import ExchangeValidator
+from tests.sim._api import RawApi
+
+SCENARIO: dict[str, Any] = {
+    "name": "fuzz",
+    "projects": [
+        {
+            "servers": [
+                {"name": "app", "backup_window": "22-02"},
+                {"name": "arm", "server_type": "cax11"},
+                {"name": "safe", "protection": {"delete": True, "rebuild": True}},
+            ],
+            "images": [{"description": "app nightly", "server": "app"}],
+        }
+    ],
+}
+SERVER, IMAGE = 100001, 300005
+#: ids of every kind, and of none: a resource must never be found under another kind's id
+IDS = ["100001", "100003", "300001", "300005", "500001", "1700001", "2000001", "4", "0", "abc"]
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+#: values a field might plausibly get, bad and good
+PLAUSIBLE = st.sampled_from(
+    [
+        "cx22",
+        "ubuntu-24.04",
+        "fsn1",
+        "fsn1-dc14",
+        "22-02",
+        "backup",
+        "snapshot",
+        "ipxe.iso",
+        "2000001",
+        300005,
+        1,
+        True,
+        {"env": "x"},
+        {"a b": "c"},
+        ["x"],
+        [1],
+        "",
+    ]
+)
+
+# (method, path template, fields the endpoint takes)
+ENDPOINTS: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "POST",
+        "/servers",
+        ("name", "server_type", "image", "location", "datacenter", "ssh_keys", "labels"),
+    ),
+    ("PUT", "/servers/{id}", ("name", "labels")),
+    ("POST", "/servers/{id}/actions/create_image", ("description", "type", "labels")),
+    ("POST", "/servers/{id}/actions/rebuild", ("image", "user_data")),
+    ("POST", "/servers/{id}/actions/change_protection", ("delete", "rebuild")),
+    ("POST", "/servers/{id}/actions/attach_iso", ("iso",)),
+    ("POST", "/servers/{id}/actions/enable_backup", ("backup_window",)),
+    ("PUT", "/images/{id}", ("description", "type", "labels")),
+    ("POST", "/images/{id}/actions/change_protection", ("delete",)),
+    ("POST", "/ssh_keys", ("name", "public_key", "labels")),
+    ("PUT", "/ssh_keys/{id}", ("name", "labels")),
+]
+LISTS = ["/servers", "/images", "/ssh_keys", "/datacenters", "/isos", "/server_types"]
+
+
+@pytest.fixture
+def world(make_sim: SimFactory) -> SimulatorServer:
+    return make_sim(SCENARIO, time_scale=1e-6)
+
+
+@pytest.fixture
+def wire(world: SimulatorServer, schema_check: ExchangeValidator) -> RawApi:
+    return RawApi(world, schema_check)
+
+
+def _state(sim: SimulatorServer) -> dict[str, Any]:
+    """The ground truth without what moves on its own (the rate bucket, the time)."""
+    truth = sim.state.ground_truth()
+    for volatile in ("now", "rate_limit"):
+        truth.pop(volatile)
+    return truth
+
+
+def _check(sim: SimulatorServer, before: dict[str, Any], status: int, body: Any) -> None:
+    assert status < 500, body
+    if status >= 400:
+        assert set(body) == {"error"}
+        assert {"code", "message"} <= set(body["error"])
+        assert _state(sim) == before, "a refused request changed the world"
+
+
+@st.composite
+def bodies(draw: st.DrawFn, fields: tuple[str, ...]) -> dict[str, Any]:
+    keys = st.sampled_from(fields) | st.text(min_size=1, max_size=6)
+    return draw(st.dictionaries(keys, PLAUSIBLE | JSON, max_size=4))
+
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_bodies_and_ids(world: SimulatorServer, wire: RawApi, data: st.DataObject) -> None:
+    method, template, fields = data.draw(st.sampled_from(ENDPOINTS))
+    path = template.replace("{id}", data.draw(st.sampled_from(IDS)))
+    body = data.draw(bodies(fields))
+    before = _state(world)
+    response = wire.session.request(method, wire.url + path, json=body, timeout=10)
+    _check(world, before, response.status_code, response.json() if response.content else None)
+
+
+@FUZZ
+@given(
+    path=st.sampled_from(LISTS),
+    query=st.dictionaries(
+        st.sampled_from(["label_selector", "sort", "name", "page", "per_page", "architecture"]),
+        st.text(max_size=15),
+        max_size=3,
+    ),
+)
+def test_list_queries(
+    world: SimulatorServer, wire: RawApi, path: str, query: dict[str, str]
+) -> None:
+    before = _state(world)
+    response = wire.get(path, query)
+    _check(world, before, response.status_code, response.json())
+
+
+@FUZZ
+@given(raw=st.binary(max_size=40) | st.text(max_size=40).map(str.encode))
+def test_bytes_that_are_not_json(world: SimulatorServer, wire: RawApi, raw: bytes) -> None:
+    before = _state(world)
+    for path in (f"/servers/{SERVER}/actions/attach_iso", "/ssh_keys", f"/images/{IMAGE}"):
+        method = "PUT" if path.startswith("/images") else "POST"
+        response = wire.session.request(
+            method,
+            wire.url + path,
+            data=raw,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        _check(world, before, response.status_code, response.json())
