@@ -148,7 +148,6 @@ def create_server(
         image_id=image.id,
         ipv4=ipv4,
         ipv6=ipv6,
-        private_ip=None,
         boot=image.boot,
     )
     project.servers[sid] = server

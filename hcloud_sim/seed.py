@@ -73,6 +73,10 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
         check_labels(image_spec.labels)
         if image_spec.server and image_spec.server not in names:
             raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+    for section in spec.families.values():  # what a family's section refers to: servers, ...
+        check_refs = getattr(section, "check_refs", None)
+        if check_refs is not None:
+            check_refs(spec)
 
 
 def seed_project(project: Project) -> None:
@@ -185,7 +189,6 @@ def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | N
 
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
-    n = sid - 100_000
     ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
@@ -199,7 +202,6 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         image_id=image_id,
         ipv4=ipv4,
         ipv6=ipv6,
-        private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
         backup_window=spec.backup_window,

@@ -49,7 +49,13 @@ def test_the_documented_yaml_example_loads(
     assert servers["db-1"].protection == {"delete": True, "rebuild": True}
     assert servers["edge-1"].public_net.ipv4 is None
     assert servers["private-1"].public_net.ipv6 is None
-    assert servers["private-1"].private_net
+    assert servers["private-1"].private_net[0].network.id == shop.networks.get_by_name("private").id
+    backend = shop.networks.get_by_name("backend")
+    assert [(p.network.id, p.ip, p.alias_ips) for p in servers["db-1"].private_net] == [
+        (backend.id, "10.1.0.5", ["10.1.0.6"])
+    ]
+    assert servers["web-1"].private_net[0].ip == "10.1.0.2"
+    assert servers["web-2"].placement_group.name == "web-spread"
     busy = shop.servers.get_actions(servers["busy-1"], status=["running"])
     assert [a.command for a in busy] == ["change_server_type"]
     backups = shop.images.get_all(type=["backup"])
