@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -23,9 +23,10 @@ from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, Route, body_str, path_id
 from hcloud_sim.render import render_action
 from hcloud_sim.resources import Family
+from hcloud_sim.spec import BackupWindow, ProjectSpec
 
 #: the windows Hetzner hands out (four hours each, UTC)
-WINDOWS = ("22-02", "02-06", "06-10", "10-14", "14-18", "18-22")
+WINDOWS: tuple[str, ...] = get_args(BackupWindow)
 #: backup slots per server
 SLOTS = 7
 DAY = 86400.0
@@ -219,27 +220,34 @@ class BackupSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: str
-    window: str | None = Field(default=None, description="default: one of Hetzner's windows")
+    window: BackupWindow | None = Field(default=None, description="default: one of Hetzner's")
     existing: int = Field(default=0, ge=0, le=SLOTS, description="backups already there")
 
 
 class BackupsSection(RootModel[list[BackupSpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Raise ValueError for a server the project does not have, or one named twice."""
+        names = {
+            group.name.format(i=i) if group.count else group.name
+            for group in project.servers
+            for i in range(1, (group.count or 1) + 1)
+        }
+        seen: set[str] = set()
+        for spec in self.root:
+            if spec.server not in names:
+                raise ValueError(f"backups: no server {spec.server!r} in project {project.name!r}")
+            if spec.server in seen:
+                raise ValueError(f"backups: server {spec.server!r} is listed twice")
+            seen.add(spec.server)
 
 
 def _seed(project: Project, section: BackupsSection | None) -> None:
     for seeded in project.servers.values():  # a server seeded with a window backs up daily
         if seeded.backup_window is not None:
-            if seeded.backup_window not in WINDOWS:
-                raise ValueError(f"server {seeded.name!r}: backup_window must be one of {WINDOWS}")
             _start(project, seeded)
     by_name = {s.name: s for s in project.servers.values()}
     for spec in section.root if section is not None else []:
-        server = by_name.get(spec.server)
-        if server is None:
-            raise ValueError(f"backups: no server {spec.server!r} in project {project.name!r}")
-        if spec.window is not None and spec.window not in WINDOWS:
-            raise ValueError(f"backups of {spec.server!r}: window must be one of {WINDOWS}")
+        server = by_name[spec.server]  # check_refs made sure it is there
         enable(project, server, spec.window)
         now = project.sim.clock.now()
         window = server.backup_window or WINDOWS[0]

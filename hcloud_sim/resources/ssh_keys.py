@@ -35,6 +35,7 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.resources import Apply, Family, ServerField
+from hcloud_sim.spec import ProjectSpec
 
 #: key types OpenSSH writes into ``*.pub`` files (security keys included)
 KEY_TYPES = frozenset(
@@ -243,16 +244,26 @@ class SSHKeySpec(BaseModel):
 
 
 class SSHKeysSection(RootModel[list[SSHKeySpec]]):
-    pass
+    def check_refs(self, project: ProjectSpec) -> None:
+        """Raise ValueError for a key that does not parse, or a name or key given twice."""
+        del project  # keys refer to nothing else in the project
+        names: set[str] = set()
+        prints: set[str] = set()
+        for spec in self.root:
+            check_labels(spec.labels)
+            try:
+                print_ = fingerprint(spec.public_key)
+            except ValueError as exc:
+                raise ValueError(f"ssh key {spec.name!r}: {exc}") from None
+            if spec.name in names or print_ in prints:
+                raise ValueError(f"ssh key {spec.name!r}: its name or its key is given twice")
+            names.add(spec.name)
+            prints.add(print_)
 
 
 def _seed(project: Project, section: SSHKeysSection | None) -> None:
-    for spec in section.root if section is not None else []:
-        check_labels(spec.labels)
-        try:
-            add_key(project, spec.name, spec.public_key, spec.labels)
-        except ApiError as exc:
-            raise ValueError(f"ssh key {spec.name!r}: {exc.message}") from None
+    for spec in section.root if section is not None else []:  # check_refs found no fault
+        add_key(project, spec.name, spec.public_key, spec.labels)
 
 
 def _ground_truth(project: Project) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from hcloud import APIException
 
 from hcloud_sim import SimulatorServer
 from hcloud_sim.resources.backups import WINDOWS
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, clock_stepping, error_of
@@ -241,3 +242,20 @@ def test_the_sdk_sees_the_refusal_of_a_backup_without_backups(cloud: hcloud.Clie
     with pytest.raises(APIException) as caught:
         cloud.servers.get_by_id(PLAIN).create_image(type="backup")
     assert caught.value.code == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"backups": [{"server": "nope"}]}, "backups: no server 'nope'"),
+        ({"backups": [{"server": "a"}, {"server": "a"}]}, "server 'a' is listed twice"),
+        ({"backups": [{"server": "a", "existing": 8}]}, "existing"),
+        ({"backups": [{"server": "a", "window": "01-05"}]}, "window"),
+        ({"servers": [{"name": "a", "backup_window": "1-5"}]}, "backup_window"),
+    ],
+)
+def test_a_bad_backups_section_fails_at_load(section: dict[str, Any], problem: str) -> None:
+    document = {"name": "bad", "projects": [{"servers": [{"name": "a"}], **section}]}
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(document)
+    assert problem in str(caught.value)

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import hcloud
 import pytest
@@ -23,6 +24,7 @@ from hcloud.server_types import ServerType
 from hcloud.ssh_keys import SSHKey
 
 from hcloud_sim import SimulatorServer
+from hcloud_sim.scenarios import ScenarioError, load_scenario
 from tests.conftest import ClientFactory, SimFactory
 from tests.sim._api import RawApi, error_of
 from tests.sim._gocli import Run, failed_requests, server_named
@@ -198,3 +200,19 @@ def test_cli_creates_a_key_and_a_server_with_it(
     )  # fmt: skip
     assert "nobody" in refused.stderr
     assert not [r for r in failed_requests(fast_sim) if r["endpoint"] != "/ssh_keys"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ([{"name": "k", "public_key": "ssh-ed25519 AAAA"}], "ssh key 'k': invalid SSH key"),
+        ([{"name": "k", "public_key": _GOOD}, {"name": "k", "public_key": new_key()}], "twice"),
+        ([{"name": "k", "public_key": _GOOD}, {"name": "j", "public_key": _GOOD}], "twice"),
+        ([{"name": "k", "public_key": _GOOD, "labels": {"a": "b c"}}], "label"),
+        ([{"name": "", "public_key": _GOOD}], "name"),
+    ],
+)
+def test_a_bad_ssh_keys_section_fails_at_load(keys: list[dict[str, Any]], problem: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario({"name": "bad", "projects": [{"ssh_keys": keys}]})
+    assert problem in str(caught.value)
