@@ -64,8 +64,6 @@ class Server:
     location: str
     disk_gb: int
     image_id: int | None
-    ipv4: str | None
-    ipv6: str | None
     protection_delete: bool = False
     protection_rebuild: bool = False
     backup_window: str | None = None

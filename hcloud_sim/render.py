@@ -45,21 +45,6 @@ def render_image(image: Image) -> dict[str, Any]:
     }
 
 
-def _public_net(server: Server) -> dict[str, Any]:
-    ipv4 = None
-    if server.ipv4 is not None:
-        ipv4 = {
-            "id": server.id + 600_000,
-            "ip": server.ipv4,
-            "blocked": False,
-            "dns_ptr": f"static.{server.ipv4}.clients.your-server.de",
-        }
-    ipv6 = None
-    if server.ipv6 is not None:
-        ipv6 = {"id": server.id + 800_000, "ip": server.ipv6, "blocked": False, "dns_ptr": []}
-    return {"ipv4": ipv4, "ipv6": ipv6, "floating_ips": [], "firewalls": []}
-
-
 def render_server(project: Project, server: Server) -> dict[str, Any]:
     """The server as the API shows it; each resource family adds what points at it."""
     from hcloud_sim.resources import families  # noqa: PLC0415 -- families import render
@@ -78,7 +63,8 @@ def _server_fields(project: Project, server: Server) -> dict[str, Any]:
         "name": server.name,
         "status": server.status,
         "created": iso(server.created),
-        "public_net": _public_net(server),
+        # the families fill it: Primary IPs (ipv4, ipv6), floating IPs, firewalls
+        "public_net": {"ipv4": None, "ipv6": None, "floating_ips": [], "firewalls": []},
         "private_net": [],
         "server_type": render_server_type(project, server.server_type),
         "location": project.catalog.render_location(server.location),

@@ -178,18 +178,8 @@ def _arm_system_images(
             server.image_id = arm[server.image_id]
 
 
-def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:
-    """A server's public IPv4 and IPv6 network (documentation ranges), derived from its id."""
-    n = server_id - 100_000
-    return (
-        f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if ipv4 else None,
-        f"2001:db8:{n:x}::/64" if ipv6 else None,
-    )
-
-
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
-    ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
         name=spec.name,
@@ -200,8 +190,6 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         location=spec.location,
         disk_gb=spec.disk or _type(project, spec.server_type).disk,
         image_id=image_id,
-        ipv4=ipv4,
-        ipv6=ipv6,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
         backup_window=spec.backup_window,
