@@ -39,6 +39,8 @@ SCENARIO: dict[str, Any] = {
                 }
             ],
             "placement_groups": [{"name": "spread", "servers": []}],
+            "volumes": [{"name": "data", "size": 10, "server": "app"}],
+            "floating_ips": [{"name": "vip", "type": "ipv4", "server": "app"}],
         }
     ],
 }
@@ -86,6 +88,12 @@ PLAUSIBLE = st.sampled_from(
         "spread",
         1100001,
         1500001,
+        700001,
+        1400001,
+        "ipv4",
+        "ipv6",
+        "ext4",
+        10,
         "2000001",
         300005,
         1,
