@@ -150,7 +150,10 @@ def bodies(draw: st.DrawFn, fields: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+#: derandomized: the same draws on every run (a failure reproduces); raise max_examples locally
+#: to search harder (800 per test found nothing on 2026-12-05)
 FUZZ = settings(
+    derandomize=True,
     max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
