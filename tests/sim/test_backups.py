@@ -259,3 +259,24 @@ def test_a_bad_backups_section_fails_at_load(section: dict[str, Any], problem: s
     with pytest.raises(ScenarioError) as caught:
         load_scenario(document)
     assert problem in str(caught.value)
+
+
+@pytest.mark.gocli
+def test_cli_keeps_a_backup_as_a_snapshot_past_its_server(
+    hcloud: Run, fast_sim: SimulatorServer
+) -> None:
+    hcloud("server", "enable-backup", "web-3")
+    web_3 = server_named(fast_sim, "web-3")["id"]
+    fast_sim.state.clock.advance(DAY + 600)  # one backup made and finished
+    listed = hcloud(
+        "image", "list", "-t", "backup", "-o", "columns=id,description", "-o", "noheader"
+    )
+    made = [line.split()[0] for line in listed.stdout.splitlines() if "web-3 backup" in line]
+    assert len(made) == 1
+    hcloud("image", "update", made[0], "--type", "snapshot", "--description", "web-3 kept")
+    hcloud("server", "delete", "web-3")
+    images = {i["id"]: i for i in fast_sim.state.ground_truth()["images"]}
+    kept = images[int(made[0])]
+    assert (kept["type"], kept["bound_to"], kept["description"]) == ("snapshot", None, "web-3 kept")
+    assert not [i for i in images.values() if i["bound_to"] == web_3]
+    assert not failed_requests(fast_sim)

@@ -216,3 +216,19 @@ def test_a_bad_ssh_keys_section_fails_at_load(keys: list[dict[str, Any]], proble
     with pytest.raises(ScenarioError) as caught:
         load_scenario({"name": "bad", "projects": [{"ssh_keys": keys}]})
     assert problem in str(caught.value)
+
+
+@pytest.mark.gocli
+def test_cli_labels_renames_describes_and_deletes_a_key(
+    hcloud: Run, fast_sim: SimulatorServer
+) -> None:
+    public_key = new_key()
+    hcloud("ssh-key", "create", "--name", "ops", "--public-key", public_key)
+    hcloud("ssh-key", "add-label", "ops", "team=infra")
+    hcloud("ssh-key", "update", "ops", "--name", "ops-2")
+    described = hcloud("ssh-key", "describe", "ops-2").stdout
+    assert re.search(rf"Fingerprint:\s+{md5_fingerprint(public_key)}", described)
+    assert re.search(r"team:\s+infra", described)
+    hcloud("ssh-key", "delete", "ops-2")
+    assert fast_sim.state.ground_truth()["ssh_keys"]["keys"] == []
+    assert not failed_requests(fast_sim)
