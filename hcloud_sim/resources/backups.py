@@ -11,6 +11,7 @@ into a snapshot (``PUT /images/{id}`` with ``type: snapshot``) is no longer boun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -111,7 +112,7 @@ def rotate(project: Project, server_id: int) -> None:
         del project.images[image.id]
 
 
-def _daily(project: Project, server: Server, generation: int) -> Any:
+def _daily(project: Project, server: Server, generation: int) -> Callable[[float], None]:
     def run(t: float) -> None:
         window = server.backup_window
         if (
