@@ -41,6 +41,22 @@ SCENARIO: dict[str, Any] = {
             "placement_groups": [{"name": "spread", "servers": []}],
             "volumes": [{"name": "data", "size": 10, "server": "app"}],
             "floating_ips": [{"name": "vip", "type": "ipv4", "server": "app"}],
+            "firewalls": [
+                {
+                    "name": "fw",
+                    "rules": [
+                        {
+                            "direction": "in",
+                            "protocol": "tcp",
+                            "port": "22",
+                            "source_ips": ["0.0.0.0/0"],
+                        }
+                    ],
+                    "servers": ["app"],
+                }
+            ],
+            "certificates": [{"name": "cert", "domain_names": ["a.example.com"]}],
+            "load_balancers": [{"name": "lb", "location": "fsn1", "servers": ["app"]}],
         }
     ],
 }
@@ -93,6 +109,13 @@ PLAUSIBLE = st.sampled_from(
         "ipv4",
         "ipv6",
         "ext4",
+        "lb11",
+        "tcp",
+        "in",
+        80,
+        [{"type": "server", "server": {"id": 100001}}],
+        1200001,
+        1600001,
         10,
         "2000001",
         300005,
