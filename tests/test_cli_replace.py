@@ -29,7 +29,6 @@ from tests.flows.conftest import (
     start_flow_process,
 )
 from tests.hsnap.test_replace import (
-    PENDING,
     WIRED,
     comparable,
     delete,
@@ -41,8 +40,6 @@ from tests.hsnap.world import connect
 from tests.test_cli import invoke
 
 __all__ = ["hsnap_env", "prefect_harness"]  # fixtures shared with the flow tests
-#: report rows the simulator cannot make succeed yet (see tests/hsnap/test_replace.PENDING)
-PENDING_STEPS = {"backups"}
 KILL_SCRIPT = """
 import sys
 from hsnap.cli import app
@@ -87,11 +84,11 @@ def test_replace_gives_the_server_back_as_it_was(hsnap_env: HsnapEnv) -> None:
     result = invoke("restore", "web-1", "--replace", "--json")
 
     report = _report(result.output)
-    assert _bad_rows(report) <= PENDING_STEPS, report["rows"]
-    assert result.exit_code == (1 if _bad_rows(report) else 0), result.output
+    assert _bad_rows(report) == set(), report["rows"]
+    assert result.exit_code == 0, result.output
     after = server_json(cloud, "web-1")
     old, new = comparable(before), comparable(after)
-    assert {k for k in old if old[k] != new[k]} <= PENDING
+    assert [(k, old[k], new[k]) for k in old if old[k] != new[k]] == []
     assert world_of(cloud, after["id"]) == around
     assert not report["warnings"]
     listed = invoke("snapshots", "web-1", "--json")  # the old server's snapshot is its own now
@@ -143,10 +140,12 @@ def test_a_killed_replace_converges_on_a_rerun(hsnap_env: HsnapEnv) -> None:
     result = invoke("restore", "web-1", "--replace", "--json")
 
     report = _report(result.output)
-    assert _bad_rows(report) <= PENDING_STEPS, report["rows"]
+    assert _bad_rows(report) == set(), report["rows"]
+    assert result.exit_code == 0, result.output
     assert [s["name"] for s in sim.state.ground_truth()["servers"]].count("web-1") == 1
     after = server_json(cloud, "web-1")
-    assert {k for k, v in comparable(before).items() if comparable(after)[k] != v} <= PENDING
+    old, new = comparable(before), comparable(after)
+    assert [(k, old[k], new[k]) for k in old if old[k] != new[k]] == []
     assert world_of(cloud, after["id"]) == around
 
 

@@ -141,7 +141,7 @@ def replace(cloud: Cloud, plan: ReplacePlan, out: Log | None = None) -> ReplaceR
     started = cloud.clock.now()
     recipe = plan.recipe
     if plan.resume is None:
-        body = _create_body(steps, plan)
+        body = create_body(steps, plan)
         data = cloud.raw("POST", "/servers", f"creating server {plan.name}", json=body)
         steps.server_id = int(data["server"]["id"])
         steps.add(
@@ -186,8 +186,12 @@ def _action(data: Json) -> ActionRef:
     )
 
 
-def _create_body(steps: Steps, plan: ReplacePlan) -> Json:
-    """POST /servers: the recorded name, type, place, labels, and what can go in at create."""
+def create_body(steps: Steps, plan: ReplacePlan) -> Json:
+    """POST /servers: the recorded name, type, place, labels, and what can go in at create.
+
+    Reads whether each Primary IP, firewall, volume and the placement group can be used (and
+    says loudly which addresses cannot); changes nothing.
+    """
     recipe = plan.recipe
     public: Json = {
         "enable_ipv4": recipe.ipv4 is not None,

@@ -15,7 +15,7 @@ from hsnap.errors import GoneError
 from hsnap.snapshot.recipe import Attachment, NetworkSeat, PrimaryIp, Recipe
 
 if TYPE_CHECKING:
-    from hsnap.restore.replace import Status, Steps
+    from hsnap.restore.replace import Steps
 
 Json = dict[str, Any]
 
@@ -24,6 +24,7 @@ def converge(steps: Steps, recipe: Recipe) -> None:
     """Run every step after the create (see the module doc)."""
     server = steps.server()
     _addresses(steps, recipe, server)
+    server = _labelled(steps, recipe, server)
     _placement(steps, recipe, server)
     for seat in recipe.networks:
         _network(steps, seat, server)
@@ -36,7 +37,6 @@ def converge(steps: Steps, recipe: Recipe) -> None:
     for lb in recipe.load_balancers:
         _balancer(steps, lb, server)
     server = _settled(steps) if recipe.firewalls else steps.server()
-    _labelled(steps, recipe, server)
     _reverse_dns(steps, recipe, server)
     _backups(steps, recipe, server)
     _protection(steps, recipe, server)
@@ -277,16 +277,22 @@ def _settled(steps: Steps) -> Json:
         deadline.sleep(2.0)
 
 
-def _labelled(steps: Steps, recipe: Recipe, server: Json) -> None:
-    """Selectors recorded for firewalls and load balancers apply again through the labels."""
+def _labelled(steps: Steps, recipe: Recipe, server: Json) -> Json:
+    """The recorded labels (label-selected firewalls and load balancers find the server by them)."""
     wanted = {k: v for k, v in recipe.labels.items() if k != "hsnap/restart"}
-    status: Status = "done" if (server.get("labels") or {}) == wanted else "failed"
-    steps.add(
+    target = f"{len(wanted)} label(s)"
+    if (server.get("labels") or {}) == wanted:
+        steps.add("labels", target, "done")
+        return server
+    path = f"/servers/{steps.server_id}"
+    if steps.attempt(
         "labels",
-        f"{len(wanted)} label(s)",
-        status,
-        "" if status == "done" else "labels differ from the recipe: set them by hand",
-    )
+        target,
+        lambda: steps.cloud.raw("PUT", path, "labels", json={"labels": wanted}),
+        "set them by hand (hcloud server add-label)",
+    ):
+        steps.add("labels", target, "done")
+    return steps.server()
 
 
 def _reverse_dns(steps: Steps, recipe: Recipe, server: Json) -> None:

@@ -7,6 +7,7 @@ and compares the server and what points at it, field by field, with what was the
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from hsnap.cloud.client import Cloud
 from hsnap.errors import ConfigError, GoneError
 from hsnap.flows.snapshot_servers import recipe_labels
 from hsnap.policy import ownership_labels
-from hsnap.restore.replace import replace
+from hsnap.restore.replace import Steps, create_body, replace
 from hsnap.restore.replace_plan import REPLACED_BY_LABEL, plan_replace
 from hsnap.snapshot.recipe import from_labels
 from hsnap.snapshot.recipe_read import read_recipes
@@ -29,9 +30,6 @@ from tests.hsnap.world import RUN, SCALE, connect
 WIRED = Path(__file__).parent.parent / "data" / "wired.yaml"
 #: what may differ between a server and its replacement
 NEW_ON_REPLACE = ("id", "created", "image")
-#: server fields the simulator cannot restore yet: Hetzner Backups (family keys-backups).
-#: Shrinks as families land.
-PENDING = {"backup_window"}
 
 
 @pytest.fixture
@@ -156,8 +154,7 @@ def test_replace_brings_a_deleted_server_back_as_it_was(sim: SimulatorServer) ->
     after = server_json(cloud, "web-1")
     assert after["id"] == result.server_id != before["id"]
     old, new = comparable(before), comparable(after)
-    differ = {k for k in old if old[k] != new[k]}
-    assert differ <= PENDING, [(k, old[k], new[k]) for k in differ]
+    assert [(k, old[k], new[k]) for k in old if old[k] != new[k]] == []
     assert world_of(cloud, after["id"]) == around
 
 
@@ -167,8 +164,9 @@ def test_a_rerun_finishes_and_never_makes_a_second_server(sim: SimulatorServer) 
     old = server_json(cloud, "web-1")["id"]
     delete(cloud, old)
     plan = plan_replace(cloud, "web-1")
-    # a crash right after the create: the server exists, none of its steps ran
-    body = {"name": "web-1", "server_type": "cx22", "image": str(image_id), "location": "fsn1"}
+    # a crash right after the create: the server exists, none of the later steps ran
+    body = create_body(Steps(cloud, logging.getLogger(__name__), 600.0), plan)
+    assert body["image"] == str(image_id)
     made = cloud.raw("POST", "/servers", "create", json=body)["server"]["id"]
 
     resumed = plan_replace(cloud, "web-1")
@@ -180,16 +178,11 @@ def test_a_rerun_finishes_and_never_makes_a_second_server(sim: SimulatorServer) 
     assert [s.id for s in cloud.list_servers(None) if s.name == "web-1"] == [made]
     seats = {(s["ip"], tuple(s["alias_ips"])) for s in server_json(cloud, "web-1")["private_net"]}
     assert seats == {("10.1.0.5", ("10.1.0.6",)), ("10.2.0.7", ("10.2.0.8", "10.2.0.9"))}
-    marker = cloud.get_image(plan.image.id).labels.get(REPLACED_BY_LABEL)
-    if result.failed:  # a failed step: a later run may finish it, on the same server
-        assert marker is None
-        again = plan_replace(cloud, "web-1").resume
-        assert again is not None
-        assert again["id"] == made
-    else:  # done: from now on the server is one that exists
-        assert marker == str(made)
-        with pytest.raises(ConfigError, match=r"still exists .* --in-place"):
-            plan_replace(cloud, "web-1")
+    assert not result.failed, result.rows
+    # done: the image says so, and from now on the server is simply one that exists
+    assert cloud.get_image(plan.image.id).labels.get(REPLACED_BY_LABEL) == str(made)
+    with pytest.raises(ConfigError, match=r"still exists .* --in-place"):
+        plan_replace(cloud, "web-1")
 
 
 def test_history_moves_to_the_new_server(sim: SimulatorServer) -> None:
