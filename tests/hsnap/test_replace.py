@@ -8,6 +8,7 @@ and compares the server and what points at it, field by field, with what was the
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from hcloud_sim import SimulatorServer
 from hsnap.cloud.client import Cloud
 from hsnap.errors import ConfigError, GoneError
 from hsnap.flows.snapshot_servers import recipe_labels
+from hsnap.observe.audit import audit
 from hsnap.policy import ownership_labels
 from hsnap.restore.replace import Steps, create_body, replace
 from hsnap.restore.replace_plan import REPLACED_BY_LABEL, plan_replace
@@ -194,6 +196,13 @@ def test_history_moves_to_the_new_server(sim: SimulatorServer) -> None:
 
     labels = cloud.get_image(first).labels
     assert labels["hsnap/server-id"] == str(result.server_id)
+    # the audit counts it as the new server's, not as an orphan of a deleted one
+    report = audit(
+        cloud.list_servers(None), cloud.find_images(), cloud.image_price(), now=datetime.now(UTC)
+    )
+    assert report.orphans == ()
+    [mine] = [a for a in report.servers if a.server == "web-1"]
+    assert mine.holdings.count == 1
 
 
 @pytest.mark.parametrize(
