@@ -27,7 +27,7 @@ from hsnap.snapshot.recipe import from_labels
 from hsnap.snapshot.recipe_read import read_recipes
 from hsnap.snapshot.take import SnapshotPlan, take_snapshot
 from tests.conftest import SimFactory
-from tests.hsnap.world import RUN, SCALE, connect
+from tests.hsnap.world import RUN, SCALE, add_fault, connect
 
 WIRED = Path(__file__).parent.parent / "data" / "wired.yaml"
 #: what may differ between a server and its replacement
@@ -302,3 +302,17 @@ def test_recipes_cost_one_request_per_family_not_per_server(make_sim: SimFactory
         ("GET", "/firewalls"): 1,
         ("GET", "/load_balancers"): 1,
     }
+
+
+def test_an_api_that_refuses_the_recipe_labels_still_gets_the_snapshot(
+    sim: SimulatorServer,
+) -> None:
+    cloud = connect(sim)
+    add_fault(
+        sim, method="POST", path="/servers/*/actions/create_image", code="invalid_input", count=1
+    )
+
+    image = cloud.get_image(snapshot(cloud, "web-1"))
+
+    assert from_labels(image.labels) is None
+    assert image.labels["hsnap/server-id"] == str(server_json(cloud, "web-1")["id"])
