@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from hcloud_sim.catalog import ServerTypeSpec
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.model import Action, ErrorPair, Image, Server
-from hcloud_sim.seed import public_addresses
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -42,8 +41,6 @@ class NewServer:
     location: str | int | None = None
     labels: dict[str, str] | None = None
     start_after_create: bool = True
-    enable_ipv4: bool = True
-    enable_ipv6: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,16 @@ def server_type_of(project: Project, ref: str | int) -> ServerTypeSpec:
     found = project.catalog.server_type(ref)
     if found is None:
         raise invalid_field("server_type", f"server type {ref!r} not found")
+    return found
+
+
+def orderable_type(project: Project, ref: str | int) -> ServerTypeSpec:
+    """A server type a new server may have: not past its deprecation's ``unavailable_after``."""
+    found = server_type_of(project, ref)
+    if not project.catalog.available(found, project.sim.clock.now()):
+        raise invalid_field(
+            "server_type", f"server type {found.name} is deprecated and unavailable"
+        )
     return found
 
 
@@ -118,14 +125,13 @@ def create_server(
     ...) once the location is known and before anything changes; what it returns is applied to
     the new server.
     """
-    server_type = server_type_of(project, new.server_type)
+    server_type = orderable_type(project, new.server_type)
     location = _location_for(project, new.location, server_type)
     image = image_for(project, new.image, server_type, server_type.disk)
     project.ensure_name_free(new.name)
     _check_quota(project)
     appliers = prepare(location) if prepare is not None else []
     sid = project.sim.next_id("server")
-    ipv4, ipv6 = public_addresses(sid, ipv4=new.enable_ipv4, ipv6=new.enable_ipv6)
     server = Server(
         id=sid,
         name=new.name,
@@ -136,9 +142,6 @@ def create_server(
         location=location,
         disk_gb=server_type.disk,
         image_id=image.id,
-        ipv4=ipv4,
-        ipv6=ipv6,
-        private_ip=None,
         boot=image.boot,
     )
     project.servers[sid] = server
@@ -194,7 +197,7 @@ def delete_server(project: Project, server_id: int) -> Action:
     """
     server = project.server(server_id)
     if server.protection_delete:
-        raise ApiError("protected", "cannot perform operation because server is protected")
+        raise ApiError("protected", "server deletion is protected")
     project.delete_server(server_id)
     duration = project.draw(project.spec.duration_for("delete_server"))
     return project.begin(server, "delete_server", duration=duration)
@@ -204,7 +207,7 @@ def rebuild_server(project: Project, server_id: int, image_ref: str | int) -> Ac
     """``POST /servers/{id}/actions/rebuild``: off, locked, new image, then up again."""
     server = project.server(server_id)
     if server.protection_rebuild:
-        raise ApiError("protected", "cannot perform operation because server is protected")
+        raise ApiError("protected", "server rebuild is protected")
     image = image_for(
         project, image_ref, server_type_of(project, server.server_type), server.disk_gb
     )

@@ -27,7 +27,8 @@ from hcloud_sim.query import (
     selector,
     sort_items,
 )
-from hcloud_sim.render import render_action, render_image, render_network, render_server
+from hcloud_sim.render import render_action, render_image, render_server
+from hcloud_sim.resources import backups
 
 # -- servers -----------------------------------------------------------------------------
 
@@ -104,12 +105,17 @@ def create_image(req: Request) -> Reply:
     image_type = body_str(req, "type") or "snapshot"
     if image_type not in ("snapshot", "backup"):
         raise invalid_field("type", "must be one of snapshot, backup")
+    server_id = path_id(req)
+    if image_type == "backup":
+        backups.check_backup_slot(req.project, server_id)
     image, action = req.project.create_image(
-        path_id(req),
+        server_id,
         description=body_str(req, "description"),
         image_type=image_type,
         labels=body_labels(req) or {},
     )
+    if image_type == "backup":  # it takes a slot: the oldest of seven goes
+        backups.rotate(req.project, server_id)
     return Reply(201, {"image": render_image(image), "action": render_action(action, req.now)})
 
 
@@ -196,28 +202,6 @@ def change_image_protection(req: Request) -> Reply:
     return Reply(201, {"action": render_action(action, req.now)})
 
 
-# -- networks ----------------------------------------------------------------------------
-
-
-def list_networks(req: Request) -> Reply:
-    network = render_network(req.project)
-    name, wanted = one(req, "name"), selector(req)
-    if network is not None and (
-        (name is not None and network["name"] != name)
-        or (wanted is not None and not wanted.matches(network["labels"]))
-    ):
-        network = None
-    return page(req, "networks", [network] if network is not None else [])
-
-
-def get_network(req: Request) -> Reply:
-    network_id = path_id(req)
-    network = render_network(req.project)
-    if network is None or network["id"] != network_id:
-        raise ApiError("not_found", f"network with ID '{network_id}' not found")
-    return Reply(200, {"network": network})
-
-
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/servers", list_servers),
     Route("GET", "/servers/{id}", get_server),
@@ -233,8 +217,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/servers/{id}/actions/poweroff", server_power("poweroff")),
     Route("POST", "/servers/{id}/actions/poweron", server_power("poweron")),
     Route("POST", "/servers/{id}/actions/reboot", server_power("reboot")),
-    Route("GET", "/networks", list_networks),
-    Route("GET", "/networks/{id}", get_network),
     Route("GET", "/actions", list_actions),
     Route("GET", "/actions/{id}", get_action),
     Route("GET", "/images", list_images),

@@ -15,9 +15,8 @@ from hcloud_sim.errors import invalid_field
 from hcloud_sim.model import Server
 from hcloud_sim.query import Reply, Request, Route, body_hostname, body_labels, body_str, path_id
 from hcloud_sim.render import render_action, render_server
+from hcloud_sim.resources import datacenters
 
-#: what the API accepts in public_net; assigning existing Primary IPs is not simulated
-_PUBLIC_NET = frozenset({"enable_ipv4", "enable_ipv6", "ipv4", "ipv6"})
 #: references to resources the simulator does not have: only an empty value is accepted
 _ABSENT = {
     "ssh_keys": "SSH key",
@@ -43,6 +42,16 @@ def _ref(req: Request, name: str) -> str | int | None:
     raise invalid_field(name, "must be an ID or a name")
 
 
+def _location(req: Request) -> str | int | None:
+    """``location``, or the location of ``datacenter`` (which older clients send instead)."""
+    location, datacenter = _ref(req, "location"), req.body.get("datacenter")
+    if datacenter is None:
+        return location
+    if location is not None:
+        raise invalid_field("datacenter", "give either location or datacenter, not both")
+    return datacenters.location_of(req.project, datacenter)
+
+
 def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     value = body.get(name)
     if value is None:
@@ -50,23 +59,6 @@ def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise invalid_field(name, "must be a boolean")
     return value
-
-
-def _public_net(req: Request) -> tuple[bool, bool]:
-    public_net = req.body.get("public_net")
-    if public_net is None:
-        return True, True
-    if not isinstance(public_net, dict):
-        raise invalid_field("public_net", "must be an object")
-    for key in public_net:
-        if key not in _PUBLIC_NET:
-            raise invalid_field(f"public_net.{key}", "unknown field")
-    for version in ("ipv4", "ipv6"):
-        if public_net.get(version) is not None:
-            raise invalid_field(
-                f"public_net.{version}", f"primary IP {public_net[version]!r} not found"
-            )
-    return _flag(public_net, "enable_ipv4", True), _flag(public_net, "enable_ipv6", True)
 
 
 def _check_absent(req: Request) -> None:
@@ -82,16 +74,13 @@ def _check_absent(req: Request) -> None:
 
 def create_server(req: Request) -> Reply:
     _check_absent(req)
-    enable_ipv4, enable_ipv6 = _public_net(req)
     new = lifecycle.NewServer(
         name=_required(body_hostname(req, "name"), "name"),
         server_type=_required(_ref(req, "server_type"), "server_type"),
         image=_required(_ref(req, "image"), "image"),
-        location=_ref(req, "location"),
+        location=_location(req),
         labels=body_labels(req),
         start_after_create=_flag(req.body, "start_after_create", True),
-        enable_ipv4=enable_ipv4,
-        enable_ipv6=enable_ipv6,
     )
     created = lifecycle.create_server(req.project, new, _family_fields(req, new))
     return Reply(
@@ -114,6 +103,8 @@ def _family_fields(
         appliers = []
         for name, field in resources.server_fields().items():
             value = req.body.get(name)
+            if value is None:
+                value = field.default
             if value is not None:
                 apply = field.prepare(req.project, value, new, location)
                 if apply is not None:
@@ -158,6 +149,7 @@ ROUTES: tuple[Route, ...] = (
             {
                 "name",
                 "location",
+                "datacenter",
                 "server_type",
                 "start_after_create",
                 "image",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Literal
 
 from hcloud_labels import check_labels
@@ -73,6 +73,10 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
         check_labels(image_spec.labels)
         if image_spec.server and image_spec.server not in names:
             raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+    for section in spec.families.values():  # what a family's section refers to: servers, ...
+        check_refs = getattr(section, "check_refs", None)
+        if check_refs is not None:
+            check_refs(spec)
 
 
 def seed_project(project: Project) -> None:
@@ -142,24 +146,40 @@ def seed_project(project: Project) -> None:
         )
         project.images[image.id] = image
 
+    _arm_system_images(project, by_name.values(), system, now)
     for family in families():  # in their order: networks before what attaches to them
         if family.seed is not None:
             family.seed(project, spec.families.get(family.name))
 
 
-def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:
-    """A server's public IPv4 and IPv6 network (documentation ranges), derived from its id."""
-    n = server_id - 100_000
-    return (
-        f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if ipv4 else None,
-        f"2001:db8:{n:x}::/64" if ipv6 else None,
-    )
+def _arm_system_images(
+    project: Project, servers: Iterable[Server], x86: dict[str, int], now: float
+) -> None:
+    """The arm build of each system image, under the same name as the API has it. Made after the
+    scenario's images so that their ids stay put; arm servers are moved onto them."""
+    arm: dict[int, int] = {}
+    for name, (flavor, version, desc) in SYSTEM_IMAGES.items():
+        image = Image(
+            id=project.sim.next_id("image"),
+            type="system",
+            status="available",
+            description=desc,
+            created=now - 400 * 86400,
+            disk_size=5,
+            name=name,
+            os_flavor=flavor,
+            os_version=version,
+            architecture="arm",
+        )
+        project.images[image.id] = image
+        arm[x86[name]] = image.id
+    for server in servers:
+        if server.image_id in arm and _architecture(project, server.server_type) == "arm":
+            server.image_id = arm[server.image_id]
 
 
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
-    n = sid - 100_000
-    ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
         name=spec.name,
@@ -170,9 +190,6 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         location=spec.location,
         disk_gb=spec.disk or _type(project, spec.server_type).disk,
         image_id=image_id,
-        ipv4=ipv4,
-        ipv6=ipv6,
-        private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
         backup_window=spec.backup_window,

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from hsnap.cloud.client import Cloud
 from hsnap.cloud.governor import Pacing
@@ -55,6 +56,20 @@ def run_session(
         finally:
             with _LOCK:
                 _SESSIONS.pop(run_id, None)
+
+
+def say_pacing(log: Any) -> Callable[[int, int], None]:
+    """The ``on_pace`` that tells the run's log when pacing starts."""
+
+    def say(left: int, reserve: int) -> None:
+        log.info(
+            "the project's request budget is down to %d, the %d kept for its other clients: "
+            "pacing to the refill (the run goes on, slower)",
+            left,
+            reserve,
+        )
+
+    return say
 
 
 def session_of(run_id: str) -> RunSession | None:
