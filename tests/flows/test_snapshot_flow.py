@@ -309,9 +309,10 @@ def test_token_from_a_secret_block(hsnap_env: HsnapEnv) -> None:
 
 def test_task_retry_resumes_the_image_instead_of_duplicating(hsnap_env: HsnapEnv) -> None:
     sim = hsnap_env(one_server_scenario())
-    # every read attempt of the finished image answers 503: the task fails transiently, after
-    # its image was created, and Prefect retries it
-    fault = {"method": "GET", "path": "/images/*", "code": "unavailable", "count": READ_ATTEMPTS}
+    # every read attempt of the finished image (the run's batched read, GET /images with its
+    # label selector) answers 503: the task fails transiently, after its image was created, and
+    # Prefect retries it
+    fault = {"method": "GET", "path": "/images", "code": "unavailable", "count": READ_ATTEMPTS}
     requests.post(f"{sim.base_url}/_sim/faults", json=fault, timeout=10).raise_for_status()
 
     state = snapshot_servers(return_state=True)
