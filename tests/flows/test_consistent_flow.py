@@ -181,9 +181,10 @@ def test_task_retry_powers_on_first_then_resumes_the_image(hsnap_env: HsnapEnv) 
     at_retry: list[dict[str, Any]] = []
 
     def fail_last_read(_: ProgressEvent) -> None:
-        # the snapshot's last read (its image) fails more often than hsnap's read retries:
-        # the attempt fails transiently after the shutdown, and Prefect retries the task
-        add_fault(sim, method="GET", path="/images/*", code="unavailable", count=READ_ATTEMPTS)
+        # the snapshot's last read (its image, in the run's batched GET /images) fails more often
+        # than hsnap's read retries: the attempt fails transiently after the shutdown, and
+        # Prefect retries the task
+        add_fault(sim, method="GET", path="/images", code="unavailable", count=READ_ATTEMPTS)
 
     def retrying(event: ProgressEvent) -> bool:
         return event.phase == "retrying"
