@@ -2,8 +2,9 @@
 
 Pure arithmetic (``hsnap plan`` reads the inputs). A run spends its requests in two parts:
 
-- at its start, a burst: the server list (one request per 50 servers), the look for servers an
-  interrupted run left off, and one create per server (all at once, up to ``max_concurrency``);
+- at its start, a burst: the server list (one request per 50 servers), the servers' recipes (the
+  list again and their Primary IPs: about two more per 50), the look for servers an interrupted
+  run left off, and one create per server (all at once, up to ``max_concurrency``);
   a server locked at the start costs two more (the 423 and the read of what holds it);
 - then a tail spread over the snapshots' minutes: the shared action polls (50 actions a request)
   and the batched reads of the finished images (50 a request), then the cost lines' reads.
@@ -23,10 +24,12 @@ from hsnap.cloud.governor import HOUR, default_reserve
 
 #: requests every run makes besides its servers' (recovery look, prices, the cost lines' reads)
 FIXED = 4
-#: measured tail per server on the benchmark fleets (polls and batched image reads); see
-#: docs/performance.md
+#: measured tail per server on the benchmark fleets (polls and batched image reads: 0.22 at 1000
+#: servers, 0.59 at 137), rounded up for fleets in between; see docs/performance.md
 TAIL_PER_SERVER = 0.3
 LOCKED_EXTRA = 2
+#: listings per 50 servers at the start: the selection, and the recipes' servers and Primary IPs
+LISTINGS = 3
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def predict(
     remaining = limit if remaining is None else max(0, remaining)
     kept = default_reserve(limit) if reserve is None else min(reserve, limit - 1)
     pages = math.ceil((servers if listed is None else listed) / 50) or 1
-    burst = pages + FIXED + servers + LOCKED_EXTRA * locked
+    burst = LISTINGS * pages + FIXED + servers + LOCKED_EXTRA * locked
     tail = math.ceil(TAIL_PER_SERVER * servers)
     short = burst - max(0, remaining - kept)
     pacing_s = max(0, short) * HOUR / limit

@@ -175,7 +175,7 @@ def test_waiting_requests_queue_for_the_refill_instead_of_waking_together() -> N
 def test_a_fleet_that_fits_above_the_reserve_needs_no_pacing() -> None:
     plan = predict(1000, remaining=3600, limit=3600)
     assert plan.reserve == 900
-    assert plan.burst == 1000 + 20 + 4  # creates, listing pages, fixed reads
+    assert plan.burst == 1000 + 3 * 20 + 4  # creates, listing pages, fixed reads
     assert 1000 < plan.requests <= 1500
     assert not plan.needs_pacing
     assert plan.describe()[-1] == "the run fits above the reserve: no pacing expected"
@@ -193,8 +193,8 @@ def test_a_run_that_cannot_fit_warns_and_says_for_how_long() -> None:
 
 
 def test_reserve_zero_and_locked_servers_change_the_prediction() -> None:
-    assert not predict(2000, remaining=2100, limit=3600, reserve=0).needs_pacing
-    assert predict(2000, remaining=2100, limit=3600).needs_pacing
+    assert not predict(2000, remaining=2200, limit=3600, reserve=0).needs_pacing
+    assert predict(2000, remaining=2200, limit=3600).needs_pacing
     plain = predict(100, remaining=None, limit=None)
     locked = predict(100, remaining=None, limit=None, locked=15)
     assert locked.requests - plain.requests == 30  # a 423 and a read of the holders each
