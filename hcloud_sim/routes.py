@@ -233,7 +233,8 @@ ROUTES: tuple[Route, ...] = (
     *routes_servers.ROUTES,
     *resources.routes(),
 )
-_COMPILED = [(r, r.pattern) for r in ROUTES]
+#: a literal segment wins over a placeholder (``/servers/actions`` is no server id): fewer first
+_COMPILED = sorted(((r, r.pattern) for r in ROUTES), key=lambda rp: rp[0].template.count("{"))
 
 
 def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:

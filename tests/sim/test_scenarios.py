@@ -147,7 +147,9 @@ def test_bad_files_name_the_problem(tmp_path: Path, name: str, text: str, proble
 
 
 def test_an_unknown_name_lists_the_builtins() -> None:
-    with pytest.raises(ScenarioError, match=r"no scenario 'nope'.*demo, faults, large, wired, empty"):
+    with pytest.raises(
+        ScenarioError, match=r"no scenario 'nope'.*demo, faults, large, wired, empty"
+    ):
         load_scenario("nope")
 
 
