@@ -218,3 +218,10 @@ def test_go_cli_server_maintenance_commands(make_sim: SimFactory, tmp_path: Path
     console = cli("server", "request-console", "web-3").stdout
     assert "WebSocket URL: wss://console.hetzner.cloud/?server_id=" in console
     assert "VNC Password:" in console
+
+
+def test_the_action_list_path_is_not_taken_for_a_server_id(wire: RawApi) -> None:
+    refused = wire.session.delete(wire.url + "/servers/actions", timeout=10)
+    assert error_of(refused)[:2] == (405, "method_not_allowed")
+    assert refused.headers["Allow"] == "GET"
+    assert wire.get("/images/actions").json()["meta"]["pagination"]["page"] == 1
