@@ -14,7 +14,10 @@ from hcloud.server_types import ServerType
 from hcloud.servers import BoundServer
 
 from hcloud_sim import SimulatorServer
+from hsnap.models import ServerRef
+from hsnap.snapshot.take import SnapshotPlan, take_snapshot
 from tests.conftest import ClientFactory, SimFactory
+from tests.hsnap import world as hsnap_world
 from tests.openapi_check import ExchangeValidator
 from tests.sim._api import RawApi, clock_stepping, error_of
 from tests.sim._gocli import FAST, find_hcloud, runner, server_named
@@ -225,3 +228,35 @@ def test_the_action_list_path_is_not_taken_for_a_server_id(wire: RawApi) -> None
     assert error_of(refused)[:2] == (405, "method_not_allowed")
     assert refused.headers["Allow"] == "GET"
     assert wire.get("/images/actions").json()["meta"]["pagination"]["page"] == 1
+
+
+def test_hsnap_waits_out_a_resize_and_then_snapshots(
+    make_sim: SimFactory, schema_check: ExchangeValidator
+) -> None:
+    sim = make_sim(
+        hsnap_world.world(
+            {"name": "app-1", "status": "off"},
+            action_durations={"create_image": 60, "change_server_type": 300},
+        ),
+        time_scale=hsnap_world.SCALE,
+    )
+    resize = RawApi(sim, schema_check).post(
+        f"/servers/{hsnap_world.APP_1}/actions/change_type",
+        {"server_type": "cx32", "upgrade_disk": True},
+    )
+    holder = resize.json()["action"]["id"]
+    outcome = take_snapshot(
+        hsnap_world.connect(sim),
+        SnapshotPlan(
+            server=ServerRef(id=hsnap_world.APP_1, name="app-1", status="off"),
+            description="after resize",
+            labels={"managed-by": "hsnap"},
+            run_id="run-resize",
+            lock_timeout_s=1800.0,
+            snapshot_timeout_s=7200.0,
+        ),
+    )
+    assert outcome.status == "succeeded"
+    assert outcome.lock_holders == (f"change_server_type #{holder}",)
+    server = server_named(sim, "app-1")
+    assert (server["server_type"]["name"], server["status"]) == ("cx32", "running")
