@@ -170,6 +170,29 @@ class _NoTraceback(logging.Formatter):
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
+class _PrefectOwnInfo(logging.Filter):
+    """Prefect's own info lines (``Starting/Stopping temporary server on ...``) unless verbose.
+
+    Prefect logs them on its top logger ``prefect``; a filter on a logger sees only the records
+    logged on it, not those of its children (flow and task run logs), and dictConfig keeps it. The
+    temporary server stops at interpreter exit, after any context manager: so this filter stays.
+    """
+
+    quiet = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.quiet or record.levelno >= logging.WARNING
+
+
+_PREFECT_OWN_INFO = _PrefectOwnInfo()
+logging.getLogger("prefect").addFilter(_PREFECT_OWN_INFO)
+
+
+def show_prefect_info(verbose: bool) -> None:
+    """Whether Prefect's own info lines (its temporary server's start and stop) are shown."""
+    _PREFECT_OWN_INFO.quiet = not verbose
+
+
 @contextmanager
 def quiet_prefect_console(verbose: bool) -> Iterator[None]:
     """Prefect's console lines without tracebacks and, unless verbose, only what hsnap won't say.
@@ -178,6 +201,7 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
     """
     from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
 
+    show_prefect_info(verbose)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     saved = [(h.level, h.formatter) for h in handlers]
     screen = _Screen(quiet=not verbose)

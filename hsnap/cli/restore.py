@@ -16,7 +16,6 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
-    err,
     fail,
     out,
     run_flow,
@@ -51,7 +50,7 @@ def snapshots(
     """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.policy import check_timezone  # noqa: PLC0415
-    from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
+    from hsnap.restore.catalog import TABLE_COLUMNS, list_snapshots, table_rows  # noqa: PLC0415
     from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
     from hsnap.settings import load_settings  # noqa: PLC0415
 
@@ -66,13 +65,9 @@ def snapshots(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    cells = [
-        {k: "" if v is None else str(v) for k, v in r.to_dict().items()} | {"id": str(r.image_id)}
-        for r in rows
-    ]
-    columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
     title = f"{found.name} (id {found.id}): {len(rows)} snapshot(s)"
-    out.print(rows_table(cells, title=title, columns=columns))
+    cells = table_rows(rows, datetime.now(UTC))
+    out.print(rows_table(cells, title=title, columns=TABLE_COLUMNS))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -184,9 +179,8 @@ def drill(
     else:
         now = datetime.now(UTC)
         title = f"drill: {report.verdict(outcomes)}"
-        out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
+        columns = report.table_columns(report.currency_of(outcomes))
+        out.print(rows_table(report.rows(outcomes, now), title=title, columns=columns))
     failed = report.failed(outcomes)
-    for o in failed:  # whole, unwrapped: the table folds long messages
-        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
     credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
     raise typer.Exit(2 if credentials else 1 if failed else 0)
