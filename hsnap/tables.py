@@ -8,6 +8,8 @@ health, ...) prints its rows through :class:`FittedTable`, so they all follow th
   move below the table, one ``<first cell>: <text>`` line per row that has one (wrapped at
   spaces, indented, if longer than the screen); headers shorten to their ``short`` form;
   columns are dropped, the highest ``drop`` number first (``drop=0``: never dropped);
+- if even the columns never dropped do not fit, cells are cut short with an ellipsis (the
+  columns with the highest ``clip`` first);
 - columns empty in every row are left out (unless ``drop=0``).
 
 The full data stays available with ``--json``: a dropped column is a matter of screen room.
@@ -76,6 +78,8 @@ class Column:
         drop: 0 never dropped; otherwise the higher, the sooner it is dropped.
         below: free text that moves below the table when the table does not fit with it.
         right: right-aligned (numbers).
+        clip: when even the columns never dropped do not fit, the highest ``clip`` is cut
+            short first (with an ellipsis), down to its header's width; then the widest.
     """
 
     key: str
@@ -84,6 +88,7 @@ class Column:
     drop: int = 1
     below: bool = False
     right: bool = False
+    clip: int = 0
 
     @property
     def title(self) -> str:
@@ -143,7 +148,12 @@ def plan_layout(rows: Sequence[dict[str, str]], columns: Sequence[Column], width
     names = headers()
     widths = [_width(c, h, rows) for c, h in zip(shown, names, strict=True)]
     while _total(widths) > width and max(widths) > 1:  # never-dropped columns too wide: clip
-        widths[widths.index(max(widths))] -= 1
+        clippable = [i for i, h in enumerate(names) if shown[i].clip and widths[i] > len(h)]
+        if clippable:
+            at = max(clippable, key=lambda i: (shown[i].clip, widths[i]))
+        else:
+            at = widths.index(max(widths))
+        widths[at] -= 1
     return Layout(tuple(shown), tuple(names), tuple(widths), tuple(below))
 
 

@@ -20,6 +20,7 @@ from hsnap.console import LiveProgress, report_table
 from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+from hsnap.tables import wrap
 
 T = TypeVar("T")
 
@@ -154,18 +155,26 @@ class _Screen(logging.Filter):
 
 
 class _NoTraceback(logging.Formatter):
-    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs)."""
+    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs).
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
+    ``width``: quiet, a line is said as hsnap says its own (``hsnap: warning: ...``), wrapped at
+    spaces to the screen's width, instead of Prefect's wide ``time | LEVEL | run - message``.
+    """
+
+    def __init__(self, inner: logging.Formatter | None, width: int | None = None) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
+        self.width = width
 
     def format(self, record: logging.LogRecord) -> str:
         # the record is shared with the API handler: restore what is taken away for the screen
         saved = record.exc_info, record.exc_text, record.stack_info
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         try:
-            return self.inner.format(record)
+            if self.width is None:
+                return self.inner.format(record)
+            text = f"hsnap: {record.levelname.lower()}: {record.getMessage()}"
+            return "\n".join(wrap(text, self.width))
         finally:
             record.exc_info, record.exc_text, record.stack_info = saved
 
@@ -203,20 +212,23 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
 
     show_prefect_info(verbose)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    saved = [(h.level, h.formatter) for h in handlers]
+    saved = [(h.level, h.formatter, h.console.file) for h in handlers]
     screen = _Screen(quiet=not verbose)
     for handler in handlers:
         if not verbose:
             handler.setLevel(logging.WARNING)
-        handler.setFormatter(_NoTraceback(handler.formatter))
+        handler.setFormatter(_NoTraceback(handler.formatter, None if verbose else err.width))
         handler.addFilter(screen)
+        # where hsnap's own messages go now: the handler kept the stderr of when it was made
+        handler.console.file = sys.stderr
     try:
         yield
     finally:
-        for handler, (level, formatter) in zip(handlers, saved, strict=True):
+        for handler, (level, formatter, file) in zip(handlers, saved, strict=True):
             handler.setLevel(level)
             handler.setFormatter(formatter)
             handler.removeFilter(screen)
+            handler.console.file = file
 
 
 def check_locally(parameters: dict[str, Any]) -> None:

@@ -168,9 +168,9 @@ PRUNE_TABLE_COLUMNS = (
     Column("created", drop=3),
     Column("status", drop=4),
     Column("size GB", short="GB", drop=5, right=True),
-    Column("decision", drop=2),
-    Column("reason", drop=0),
-    Column("result", drop=1),
+    Column("decision", drop=1),
+    Column("reason", drop=0, clip=1),
+    Column("result", drop=0),
     Column("error", below=True),
 )
 

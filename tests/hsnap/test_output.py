@@ -161,10 +161,12 @@ def test_a_narrow_table_drops_columns_but_keeps_one_line_per_row() -> None:
     rows = reporting.rows(plain_report())
     text = render(FittedTable(rows, reporting.TABLE_COLUMNS), 30)
     assert_reads_whole(text, rows, 30)
-    table = text.splitlines()[1:5]
-    assert table[0].split() == ["server", "status"]
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("server"))
+    table = lines[start : start + 4]
+    assert table[0].split() == ["server", "status", "image"]
     assert [line.split() for line in table[1:]] == [
-        ["internal-1", "succeeded"],
+        ["internal-1", "succeeded", "300001"],
         ["web-3", "failed"],
         ["ghost", "failed"],
     ]
