@@ -212,7 +212,8 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
 
     show_prefect_info(verbose)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    saved = [(h.level, h.formatter, h.console.file) for h in handlers]
+    # the console's own setting (None: whatever sys.stderr is when it writes), to restore exactly
+    saved = [(h.level, h.formatter, getattr(h.console, "_file", None)) for h in handlers]
     screen = _Screen(quiet=not verbose)
     for handler in handlers:
         if not verbose:
@@ -228,7 +229,7 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
             handler.setLevel(level)
             handler.setFormatter(formatter)
             handler.removeFilter(screen)
-            handler.console.file = file
+            handler.console._file = file  # the property cannot set None back
 
 
 def check_locally(parameters: dict[str, Any]) -> None:

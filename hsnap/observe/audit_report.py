@@ -90,7 +90,7 @@ def orphan_row(o: OrphanAudit, today: date) -> dict[str, str]:
         "newest snapshot": "",
         "made by": "",
         "age": "",
-        "RPO": "gone",
+        "RPO": "",
         **_held(o.holdings, today),
     }
 

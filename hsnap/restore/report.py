@@ -34,7 +34,7 @@ def table_columns(currency: str | None) -> tuple[Column, ...]:
     return (
         Column("server", drop=0),
         Column("image id", short="image", drop=3, right=True),
-        Column("image age", short="age", drop=2, right=True),
+        Column("image age", short="age", drop=3, right=True),
         Column("server type", short="type", drop=4),
         Column("time to running", short="boot", drop=1, right=True),
         Column("cost", header=money_header("cost", currency), drop=2, right=True),
