@@ -88,7 +88,8 @@ def assert_reads_whole(
             known |= {w.strip(",:") for w in value.split()} | set(value.split())
     for word in text.split():
         if word.endswith("…"):  # clipped on purpose: only when the kept columns cannot fit
-            assert width < 80 and any(k.startswith(word[:-1]) for k in known), text
+            assert width < 80, text
+            assert any(k.startswith(word[:-1]) for k in known), text
             continue
         assert word in known or word.rstrip(":") in known, f"{word!r} split in:\n{text}"
     shown = set(text.split())
