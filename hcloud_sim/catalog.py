@@ -254,5 +254,11 @@ class CatalogSpec(_Spec):
                 {"id": t.id, "name": t.name, "prices": self._type_prices(t)}
                 for t in self.server_types
             ],
-            "load_balancer_types": [],
+            "load_balancer_types": _load_balancer_prices(self),
         }
+
+
+def _load_balancer_prices(catalog: CatalogSpec) -> list[dict[str, Any]]:
+    from hcloud_sim.resources.load_balancers import types  # noqa: PLC0415 -- a family's catalog
+
+    return types.pricing(catalog)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from hcloud_sim.catalog import ServerTypeSpec
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.model import Action, ErrorPair, Image, Server
-from hcloud_sim.seed import public_addresses
 
 if TYPE_CHECKING:
     from hcloud_sim.project import Project
@@ -42,8 +41,6 @@ class NewServer:
     location: str | int | None = None
     labels: dict[str, str] | None = None
     start_after_create: bool = True
-    enable_ipv4: bool = True
-    enable_ipv6: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,6 @@ def create_server(
     _check_quota(project)
     appliers = prepare(location) if prepare is not None else []
     sid = project.sim.next_id("server")
-    ipv4, ipv6 = public_addresses(sid, ipv4=new.enable_ipv4, ipv6=new.enable_ipv6)
     server = Server(
         id=sid,
         name=new.name,
@@ -136,9 +132,6 @@ def create_server(
         location=location,
         disk_gb=server_type.disk,
         image_id=image.id,
-        ipv4=ipv4,
-        ipv6=ipv6,
-        private_ip=None,
         boot=image.boot,
     )
     project.servers[sid] = server

@@ -64,9 +64,6 @@ class Server:
     location: str
     disk_gb: int
     image_id: int | None
-    ipv4: str | None
-    ipv6: str | None
-    private_ip: str | None
     protection_delete: bool = False
     protection_rebuild: bool = False
     backup_window: str | None = None

@@ -45,25 +45,6 @@ def render_image(image: Image) -> dict[str, Any]:
     }
 
 
-def _public_net(server: Server) -> dict[str, Any]:
-    ipv4 = None
-    if server.ipv4 is not None:
-        ipv4 = {
-            "id": server.id + 600_000,
-            "ip": server.ipv4,
-            "blocked": False,
-            "dns_ptr": f"static.{server.ipv4}.clients.your-server.de",
-        }
-    ipv6 = None
-    if server.ipv6 is not None:
-        ipv6 = {"id": server.id + 800_000, "ip": server.ipv6, "blocked": False, "dns_ptr": []}
-    return {"ipv4": ipv4, "ipv6": ipv6, "floating_ips": [], "firewalls": []}
-
-
-#: the one private network servers with a private IP are attached to (10.0.0.0/16)
-PRIVATE_NETWORK_ID = 4711
-
-
 def render_server(project: Project, server: Server) -> dict[str, Any]:
     """The server as the API shows it; each resource family adds what points at it."""
     from hcloud_sim.resources import families  # noqa: PLC0415 -- families import render
@@ -77,24 +58,14 @@ def render_server(project: Project, server: Server) -> dict[str, Any]:
 
 def _server_fields(project: Project, server: Server) -> dict[str, Any]:
     image = project.images.get(server.image_id) if server.image_id else None
-    private = []
-    if server.private_ip is not None:
-        private = [
-            {
-                "network": PRIVATE_NETWORK_ID,
-                "ip": server.private_ip,
-                "alias_ips": [],
-                "mac_address": f"86:00:00:{server.id >> 16 & 255:02x}:"
-                f"{server.id >> 8 & 255:02x}:{server.id & 255:02x}",
-            }
-        ]
     return {
         "id": server.id,
         "name": server.name,
         "status": server.status,
         "created": iso(server.created),
-        "public_net": _public_net(server),
-        "private_net": private,
+        # the families fill it: Primary IPs (ipv4, ipv6), floating IPs, firewalls
+        "public_net": {"ipv4": None, "ipv6": None, "floating_ips": [], "firewalls": []},
+        "private_net": [],
         "server_type": render_server_type(project, server.server_type),
         "location": project.catalog.render_location(server.location),
         "image": render_image(image) if image is not None else None,
@@ -111,36 +82,6 @@ def _server_fields(project: Project, server: Server) -> dict[str, Any]:
         "load_balancers": [],
         "primary_disk_size": server.disk_gb,
         "placement_group": None,
-    }
-
-
-def render_network(project: Project) -> dict[str, Any] | None:
-    """The private network ``private_net[].network`` points at; None while no server uses it."""
-    attached = sorted(
-        (s for s in project.servers.values() if s.private_ip is not None), key=lambda s: s.id
-    )
-    if not attached:
-        return None
-    return {
-        "id": PRIVATE_NETWORK_ID,
-        "name": "private",
-        "ip_range": "10.0.0.0/16",
-        "subnets": [
-            {
-                "type": "cloud",
-                "ip_range": "10.0.0.0/16",
-                "network_zone": "eu-central",
-                "gateway": "10.0.0.1",
-                "vswitch_id": None,
-            }
-        ],
-        "routes": [],
-        "servers": [s.id for s in attached],
-        "load_balancers": [],
-        "protection": {"delete": False},
-        "labels": {},
-        "created": iso(min(s.created for s in attached)),
-        "expose_routes_to_vswitch": False,
     }
 
 

@@ -27,7 +27,7 @@ from hcloud_sim.query import (
     selector,
     sort_items,
 )
-from hcloud_sim.render import render_action, render_image, render_network, render_server
+from hcloud_sim.render import render_action, render_image, render_server
 
 # -- servers -----------------------------------------------------------------------------
 
@@ -196,28 +196,6 @@ def change_image_protection(req: Request) -> Reply:
     return Reply(201, {"action": render_action(action, req.now)})
 
 
-# -- networks ----------------------------------------------------------------------------
-
-
-def list_networks(req: Request) -> Reply:
-    network = render_network(req.project)
-    name, wanted = one(req, "name"), selector(req)
-    if network is not None and (
-        (name is not None and network["name"] != name)
-        or (wanted is not None and not wanted.matches(network["labels"]))
-    ):
-        network = None
-    return page(req, "networks", [network] if network is not None else [])
-
-
-def get_network(req: Request) -> Reply:
-    network_id = path_id(req)
-    network = render_network(req.project)
-    if network is None or network["id"] != network_id:
-        raise ApiError("not_found", f"network with ID '{network_id}' not found")
-    return Reply(200, {"network": network})
-
-
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/servers", list_servers),
     Route("GET", "/servers/{id}", get_server),
@@ -233,8 +211,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/servers/{id}/actions/poweroff", server_power("poweroff")),
     Route("POST", "/servers/{id}/actions/poweron", server_power("poweron")),
     Route("POST", "/servers/{id}/actions/reboot", server_power("reboot")),
-    Route("GET", "/networks", list_networks),
-    Route("GET", "/networks/{id}", get_network),
     Route("GET", "/actions", list_actions),
     Route("GET", "/actions/{id}", get_action),
     Route("GET", "/images", list_images),

@@ -16,8 +16,6 @@ from hcloud_sim.model import Server
 from hcloud_sim.query import Reply, Request, Route, body_hostname, body_labels, body_str, path_id
 from hcloud_sim.render import render_action, render_server
 
-#: what the API accepts in public_net; assigning existing Primary IPs is not simulated
-_PUBLIC_NET = frozenset({"enable_ipv4", "enable_ipv6", "ipv4", "ipv6"})
 #: references to resources the simulator does not have: only an empty value is accepted
 _ABSENT = {
     "ssh_keys": "SSH key",
@@ -52,23 +50,6 @@ def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-def _public_net(req: Request) -> tuple[bool, bool]:
-    public_net = req.body.get("public_net")
-    if public_net is None:
-        return True, True
-    if not isinstance(public_net, dict):
-        raise invalid_field("public_net", "must be an object")
-    for key in public_net:
-        if key not in _PUBLIC_NET:
-            raise invalid_field(f"public_net.{key}", "unknown field")
-    for version in ("ipv4", "ipv6"):
-        if public_net.get(version) is not None:
-            raise invalid_field(
-                f"public_net.{version}", f"primary IP {public_net[version]!r} not found"
-            )
-    return _flag(public_net, "enable_ipv4", True), _flag(public_net, "enable_ipv6", True)
-
-
 def _check_absent(req: Request) -> None:
     owned = resources.server_fields()
     for name, kind in _ABSENT.items():
@@ -82,7 +63,6 @@ def _check_absent(req: Request) -> None:
 
 def create_server(req: Request) -> Reply:
     _check_absent(req)
-    enable_ipv4, enable_ipv6 = _public_net(req)
     new = lifecycle.NewServer(
         name=_required(body_hostname(req, "name"), "name"),
         server_type=_required(_ref(req, "server_type"), "server_type"),
@@ -90,8 +70,6 @@ def create_server(req: Request) -> Reply:
         location=_ref(req, "location"),
         labels=body_labels(req),
         start_after_create=_flag(req.body, "start_after_create", True),
-        enable_ipv4=enable_ipv4,
-        enable_ipv6=enable_ipv6,
     )
     created = lifecycle.create_server(req.project, new, _family_fields(req, new))
     return Reply(
@@ -114,6 +92,8 @@ def _family_fields(
         appliers = []
         for name, field in resources.server_fields().items():
             value = req.body.get(name)
+            if value is None:
+                value = field.default
             if value is not None:
                 apply = field.prepare(req.project, value, new, location)
                 if apply is not None:

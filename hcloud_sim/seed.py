@@ -73,6 +73,10 @@ def check_project(spec: ProjectSpec, catalog: CatalogSpec) -> None:
         check_labels(image_spec.labels)
         if image_spec.server and image_spec.server not in names:
             raise ValueError(f"image {image_spec.description!r}: no server {image_spec.server!r}")
+    for section in spec.families.values():  # what a family's section refers to: servers, ...
+        check_refs = getattr(section, "check_refs", None)
+        if check_refs is not None:
+            check_refs(spec)
 
 
 def seed_project(project: Project) -> None:
@@ -147,19 +151,8 @@ def seed_project(project: Project) -> None:
             family.seed(project, spec.families.get(family.name))
 
 
-def public_addresses(server_id: int, *, ipv4: bool, ipv6: bool) -> tuple[str | None, str | None]:
-    """A server's public IPv4 and IPv6 network (documentation ranges), derived from its id."""
-    n = server_id - 100_000
-    return (
-        f"203.0.{113 + n // 254 % 3}.{n % 254 + 1}" if ipv4 else None,
-        f"2001:db8:{n:x}::/64" if ipv6 else None,
-    )
-
-
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:
     sid = project.sim.next_id("server")
-    n = sid - 100_000
-    ipv4, ipv6 = public_addresses(sid, ipv4=spec.ipv4, ipv6=spec.ipv6)
     return Server(
         id=sid,
         name=spec.name,
@@ -170,9 +163,6 @@ def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) 
         location=spec.location,
         disk_gb=spec.disk or _type(project, spec.server_type).disk,
         image_id=image_id,
-        ipv4=ipv4,
-        ipv6=ipv6,
-        private_ip=f"10.0.{n // 254 % 254}.{n % 254 + 1}" if spec.private_network else None,
         protection_delete=spec.protection.get("delete", False),
         protection_rebuild=spec.protection.get("rebuild", False),
         backup_window=spec.backup_window,

@@ -38,13 +38,16 @@ class ServerField:
     """A field of ``POST /servers`` that a family owns (``networks``, ``volumes``, ...).
 
     ``prepare(project, value, new, location)`` runs before the server exists, with the body's value
-    (never None) and the location the server will be in; it raises ``ApiError`` (422
-    ``invalid_input`` naming the field, 404, ...) to refuse the whole request, so that a refused
-    request changes nothing. It returns what to do once the server exists, or None.
+    (never None; ``default`` when the body lacks it) and the location the server will be in; it
+    raises ``ApiError`` (422 ``invalid_input`` naming the field, 404, ...) to refuse the whole
+    request, so that a refused request changes nothing. It returns what to do once the server
+    exists, or None.
     """
 
     name: str
     prepare: Callable[[Project, Any, NewServer, str], Apply | None]
+    #: the value ``prepare`` gets when the body lacks the field or sends null (None: not called)
+    default: Any = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from hsnap import __version__
 from hsnap.checks import check_snapshot_parameters
 from hsnap.console import LiveProgress, report_table
 from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
@@ -77,6 +78,26 @@ app = _App(
 )
 out = Console()
 err = Console(stderr=True)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"hsnap {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print hsnap's version."
+        ),
+    ] = False,
+) -> None:
+    """Options of ``hsnap`` itself, before any command."""
+    del version
+
 
 LabelSelector = Annotated[
     str | None, typer.Option("--label-selector", "-l", help="Only servers matching it.")

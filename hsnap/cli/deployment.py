@@ -30,8 +30,12 @@ def setup(
     ] = False,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project_dir: Annotated[
-        Path, typer.Option(help="The hsnap checkout with prefect.yaml.")
-    ] = Path(),
+        Path | None,
+        typer.Option(
+            help="Deploy from this checkout's prefect.yaml (its pull steps). Default: workers "
+            "run the installed hsnap package, whatever the current directory."
+        ),
+    ] = None,
     check: Annotated[bool, typer.Option(help="Try the token against the API first.")] = True,
 ) -> None:
     """Work pool, token Secret block and deployments on your Prefect server; safe to run again.
@@ -43,6 +47,7 @@ def setup(
     new snapshot for HSNAP_RPO_HOURS (26).
     """
     from hsnap.deployment import setup as deploy  # noqa: PLC0415 -- imports Prefect: slow
+    from hsnap.deployment.source import code_source  # noqa: PLC0415
 
     try:
         api = deploy.prefect_api_url()
@@ -54,13 +59,14 @@ def setup(
         from hsnap.deployment.crashes import ensure_crash_detection  # noqa: PLC0415
 
         windows = windows_from_env()  # a bad window fails before anything is changed
-        steps = [
-            deploy.ensure_work_pool(),
-            deploy.ensure_token_secret(token, token_secret),
-            deploy.ensure_projects(),
-            deploy.deploy(project_dir.resolve()),
-            ensure_crash_detection(),
-        ]
+        with code_source(project_dir) as source:  # a missing prefect.yaml fails before, too
+            steps = [
+                deploy.ensure_work_pool(),
+                deploy.ensure_token_secret(token, token_secret),
+                deploy.ensure_projects(),
+                deploy.deploy(source),
+            ]
+        steps.append(ensure_crash_detection())
         if webhook:
             from hsnap.deployment.notify import ensure_failure_webhook  # noqa: PLC0415
 

@@ -11,11 +11,11 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from hsnap.deployment.source import CodeSource
 from hsnap.errors import ConfigError
 
 WORK_POOL = "hsnap"
@@ -105,11 +105,10 @@ def ensure_projects() -> SetupStep:
     return SetupStep("projects", registered or bool(created), detail)
 
 
-def deploy(project_dir: Path) -> SetupStep:
-    """``prefect deploy --all`` from ``project_dir`` (deployments are updated in place)."""
-    if not (project_dir / "prefect.yaml").is_file():
-        raise ConfigError(f"no prefect.yaml in {project_dir}: run setup from the hsnap checkout")
-    env = {**os.environ, "PWD": str(project_dir.resolve())}  # prefect.yaml's pull step uses $PWD
+def deploy(source: CodeSource) -> SetupStep:
+    """``prefect deploy --all`` in ``source.directory`` (deployments are updated in place)."""
+    project_dir = source.directory
+    env = {**os.environ, "PWD": str(project_dir)}  # a checkout's pull step uses {{ $PWD }}
     before = deployment_fingerprints()
     result = subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
@@ -126,8 +125,10 @@ def deploy(project_dir: Path) -> SetupStep:
     after = deployment_fingerprints()
     names = ", ".join(sorted(after))
     if after == before:
-        return SetupStep("deployments", False, f"deployments unchanged: {names}")
-    return SetupStep("deployments", True, f"deployed from prefect.yaml: {names}")
+        return SetupStep(
+            "deployments", False, f"deployments unchanged ({source.describe()}): {names}"
+        )
+    return SetupStep("deployments", True, f"deployed ({source.describe()}): {names}")
 
 
 def deployment_fingerprints() -> dict[str, tuple[Any, ...]]:

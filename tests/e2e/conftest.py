@@ -190,9 +190,11 @@ def sent_before_exit() -> Iterator[None]:
         EventsWorker.drain_all(timeout=30)
 
 
-def start_prefect_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[Any]:
+def start_prefect_server(
+    env: dict[str, str], port: int, log: Path, python: str = sys.executable
+) -> subprocess.Popen[Any]:
     """``prefect server start`` on 127.0.0.1:``port`` in its own session (see ``stop``)."""
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    argv = [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     with log.open("w") as out:
         return subprocess.Popen(
             [*argv, "--port", str(port)],
@@ -204,15 +206,21 @@ def start_prefect_server(env: dict[str, str], port: int, log: Path) -> subproces
 
 
 def start_worker(
-    env: dict[str, str], name: str, log: Path, *extra: str, pool: str = "hsnap"
+    env: dict[str, str],
+    name: str,
+    log: Path,
+    *extra: str,
+    pool: str = "hsnap",
+    python: str = sys.executable,
+    cwd: Path = REPO,
 ) -> subprocess.Popen[Any]:
     """A process worker on ``pool`` in its own session: its flow runs die with it on killpg."""
-    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", name]
+    argv = [python, "-m", "prefect", "worker", "start", "--pool", pool, "--name", name]
     with log.open("w") as out:
         return subprocess.Popen(
             [*argv, *extra],
             env=env,
-            cwd=REPO,
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -33,8 +33,9 @@ def test_server_list_shows_the_demo_fleet(hcloud: Run, fast_sim: SimulatorServer
         assert rows[server["name"]].split()[0] == str(server["id"])
     assert "203.0.113.2" in rows["web-1"]
     assert "off" in rows["batch-1"].split()
-    # the private network column resolves the network's name through GET /networks
-    assert "10.0.0.9 (private)" in rows["internal-1"]
+    # the private network column resolves the network's name through GET /networks; the
+    # simulator handed out the subnet's first address after the gateway 10.0.0.1
+    assert "10.0.0.2 (private)" in rows["internal-1"]
     assert not failed_requests(fast_sim)
 
 
@@ -45,7 +46,7 @@ def test_server_list_shows_the_demo_fleet(hcloud: Run, fast_sim: SimulatorServer
         ("edge-v6", [r"No Primary IPv4", r"IP:\s+2001:db8:7::/64"]),
         (
             "internal-1",
-            [r"No Primary IPv4", r"No Primary IPv6", r"Name:\s+private", r"10\.0\.0\.9"],
+            [r"No Primary IPv4", r"No Primary IPv6", r"Name:\s+private", r"10\.0\.0\.2"],
         ),
     ],
 )

@@ -49,7 +49,25 @@ def test_the_documented_yaml_example_loads(
     assert servers["db-1"].protection == {"delete": True, "rebuild": True}
     assert servers["edge-1"].public_net.ipv4 is None
     assert servers["private-1"].public_net.ipv6 is None
-    assert servers["private-1"].private_net
+    assert servers["private-1"].private_net[0].network.id == shop.networks.get_by_name("private").id
+    backend = shop.networks.get_by_name("backend")
+    assert [(p.network.id, p.ip, p.alias_ips) for p in servers["db-1"].private_net] == [
+        (backend.id, "10.1.0.5", ["10.1.0.6"])
+    ]
+    assert servers["web-1"].private_net[0].ip == "10.1.0.2"
+    assert servers["web-2"].placement_group.name == "web-spread"
+    db_v4 = shop.primary_ips.get_by_name("db-v4")
+    assert servers["db-1"].public_net.primary_ipv4.id == db_v4.id
+    assert servers["db-1"].public_net.ipv4.dns_ptr == "db.example.com"
+    assert not db_v4.auto_delete
+    assert shop.primary_ips.get_by_name("spare-v6").protection == {"delete": True}
+    assert servers["web-1"].public_net.floating_ips[0].id == shop.floating_ips.get_by_name("vip").id
+    assert [v.name for v in servers["db-1"].volumes] == ["db-data"]
+    assert shop.volumes.get_by_name("archive").server is None
+    ssh, front = shop.firewalls.get_by_name("ssh"), shop.load_balancers.get_by_name("front")
+    assert [f.firewall.id for f in servers["web-3"].public_net.firewalls] == [ssh.id]
+    assert [t.type for t in front.targets] == ["server", "label_selector", "ip"]
+    assert shop.certificates.get_by_name("api-cert").status.issuance == "failed"
     busy = shop.servers.get_actions(servers["busy-1"], status=["running"])
     assert [a.command for a in busy] == ["change_server_type"]
     assert shop.images.get_all(type=["backup"])[0].bound_to.id == servers["db-1"].id
@@ -195,9 +213,10 @@ def test_builtins_are_what_the_listing_says() -> None:
 def _fingerprint(sim: Simulator) -> list[Any]:
     project = sim.project()
     return [
-        sorted((s.id, s.name, s.ipv4, s.ipv6) for s in project.servers.values()),
+        sorted((s.id, s.name) for s in project.servers.values()),
         sorted((i.id, i.description) for i in project.images.values()),
         sorted((a.id, a.command, a.duration) for a in project.actions.values()),
+        [(ip["id"], ip["ip"], ip["assignee_id"]) for ip in sim.ground_truth()["primary_ips"]],
     ]
 
 

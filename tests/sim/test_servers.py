@@ -392,7 +392,10 @@ def test_servers_with_and_without_public_addresses(demo_client: hcloud.Client) -
     assert private.public_net.floating_ips == []
     assert len(private.private_net) == 1
     assert private.private_net[0].ip.startswith("10.0.")
-    assert private.private_net[0].network.id == 4711
+    network = client.networks.get_by_name("private")
+    assert network is not None
+    assert private.private_net[0].network.id == network.id
+    assert private.id in [s.id for s in network.servers]
 
 
 def test_every_demo_server_loads_through_the_sdk(demo_client: hcloud.Client) -> None:
