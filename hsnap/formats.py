@@ -50,10 +50,14 @@ def amount(value: Decimal | str | float, places: int = CENTS) -> str:
 
 
 def money_header(label: str, currency: str | None) -> str:
-    """A money column's header, naming the currency once: ``EUR/month``, ``cost EUR``."""
-    if not currency:
-        return label
-    return label.replace("{currency}", currency) if "{currency}" in label else f"{label} {currency}"
+    """A money column's header, naming the currency once: ``EUR/month``, ``cost EUR``.
+
+    ``label`` holds ``{currency}`` where it goes (``"{currency}/month"``), or it is appended.
+    Without a currency (nothing was priced) the header says ``cost``.
+    """
+    if "{currency}" in label:
+        return label.replace("{currency}", currency or "cost")
+    return f"{label} {currency}" if currency else label
 
 
 def duration(seconds: float) -> str:

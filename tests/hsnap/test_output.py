@@ -224,3 +224,36 @@ def test_a_transient_failure_that_is_retried_logs_a_warning_not_an_error(
     assert {r.levelname for r in about} == {"WARNING"}
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert len(sim.state.ground_truth()["created_images"]) == 1
+
+
+def test_room_is_made_by_moving_errors_below_then_short_headers_then_dropping_columns() -> None:
+    columns = (
+        Column("server", drop=0),
+        Column("image id", short="image", drop=1),
+        Column("lock wait", short="waited", drop=2),
+        Column("attempts", short="tries", drop=3),
+        Column("error", below=True),
+    )
+    rows = [
+        {
+            "server": "web-1",
+            "image id": "300001",
+            "lock wait": "5s",
+            "attempts": "1",
+            "error": "a long message " * 3,
+        }
+    ]
+    assert render(FittedTable(rows, columns), 120).splitlines()[0].split()[-1] == "error"
+    assert render(FittedTable(rows, columns), 40).splitlines()[0] == (
+        "server  image id  lock wait  attempts"
+    ), "the error moved below; full headers still fit"
+    assert render(FittedTable(rows, columns), 30).splitlines()[0].split() == [
+        "server",
+        "image",
+        "waited",
+        "tries",
+    ]
+    assert render(FittedTable(rows, columns), 20).splitlines()[0].split() == ["server", "image"], (
+        "the highest drop number went first"
+    )
+    assert render(FittedTable(rows, columns), 20).splitlines()[2].startswith("web-1: a long")
