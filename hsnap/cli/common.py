@@ -219,8 +219,15 @@ logging.getLogger("prefect").addFilter(_PREFECT_OWN_INFO)
 
 
 def show_prefect_info(verbose: bool) -> None:
-    """Whether Prefect's own info lines (its temporary server's start and stop) are shown."""
+    """Whether Prefect's own lines are shown: its temporary server's start and stop, and what
+    that server logs itself (e.g. ``Error flushing 1 events (1 to retry)`` when SQLite is busy).
+
+    The server is a child process that reads its log level from the environment when it starts
+    (after this, on the first use of Prefect's API), so quiet sets it there unless already set.
+    """
     _PREFECT_OWN_INFO.quiet = not verbose
+    if not verbose:
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 
 @contextmanager
