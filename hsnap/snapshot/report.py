@@ -141,6 +141,7 @@ PRUNE_COLUMNS = (
     "decision",
     "reason",
     "result",
+    "error",
 )
 
 
