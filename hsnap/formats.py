@@ -71,3 +71,15 @@ def names(items: Sequence[str], limit: int = 5) -> str:
     if len(items) <= limit:
         return ", ".join(items)
     return f"{', '.join(items[:limit])} and {len(items) - limit} more"
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` within ``width`` columns, cut at a space with ``…`` if longer: never mid-word
+    (unless its first word alone is too long)."""
+    if len(text) <= width:
+        return text
+    cut = text[: max(0, width - 1)]
+    space = cut.rfind(" ")
+    if space > 0:
+        cut = cut[:space].rstrip(" ,;:")
+    return cut + "…"

@@ -317,6 +317,14 @@ def test_restore_is_one_line(sim: SimulatorServer) -> None:
     assert lines[0].startswith(f"{NAMES[4]} restored as restored-copy")
 
 
+def test_health_fits_80_columns(sim: SimulatorServer) -> None:
+    del sim
+    stdout, _ = hsnap("health", code=None)  # 1 if this session's other runs left a problem
+    lines = check_lines(stdout)
+    assert lines, "at least a line per project"
+    assert "needs_person" in json.loads(hsnap("health", "--json", code=None)[0])
+
+
 def latest_artifact(key: str) -> str:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
@@ -342,6 +350,7 @@ COMMANDS = [
     ["recover"],
     ["status"],
     ["setup"],
+    ["health"],
     ["trigger"],
     ["project", "add"],
     ["project", "list"],

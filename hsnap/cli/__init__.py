@@ -11,7 +11,7 @@ import re
 
 import typer
 
-from hsnap.cli import audit, deployment, projects, restore, retention, snapshot
+from hsnap.cli import audit, deployment, health, projects, restore, retention, snapshot
 from hsnap.cli.common import app
 
 
@@ -41,4 +41,4 @@ def reflow_help(typer_app: typer.Typer) -> None:
 
 reflow_help(app)
 
-__all__ = ["app", "audit", "deployment", "projects", "restore", "retention", "snapshot"]
+__all__ = ["app", "audit", "deployment", "health", "projects", "restore", "retention", "snapshot"]

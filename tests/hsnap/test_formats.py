@@ -7,7 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from hsnap.formats import age, age_hours, age_since, amount, duration, money_header, names
+from hsnap.formats import (
+    age,
+    age_hours,
+    age_since,
+    amount,
+    clip,
+    duration,
+    money_header,
+    names,
+)
 
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
@@ -51,3 +60,9 @@ def test_durations_and_lists_of_names() -> None:
     assert (duration(45), duration(185)) == ("45s", "3m05s")
     assert names(["a", "b"]) == "a, b"
     assert names([f"n{i}" for i in range(200)], limit=3) == "n0, n1, n2 and 197 more"
+
+
+def test_clip_cuts_at_a_space_never_mid_word() -> None:
+    assert clip("short enough", 20) == "short enough"
+    assert clip("web-1 did not boot: disk read error", 24) == "web-1 did not boot…"
+    assert clip("unbreakable-first-word", 10) == "unbreakab…"
