@@ -17,6 +17,7 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
+    err,
     fail,
     out,
     run_flow,
@@ -142,10 +143,12 @@ def _show_replace(result: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        cells = [{k: str(v) for k, v in asdict(r).items()} for r in result.rows]
+        cells = [
+            {k: "" if v is None else str(v) for k, v in asdict(r).items()} for r in result.rows
+        ]
         columns = ("step", "target", "status", "detail")
         out.print(rows_table(cells, title=replaced(result), columns=columns))
-    for row in result.failed:  # whole, unwrapped: the table folds long messages
+    for row in result.failed:  # on stderr too, for whoever reads only that
         err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
     if result.failed or result.changed:
         raise typer.Exit(1)
