@@ -27,7 +27,7 @@ from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.lifecycle import BOOT_FAILED
 from hcloud_sim.query import Reply, Request, Route, path_id
 from hcloud_sim.render import render_action
-from hcloud_sim.resources import Family
+from hcloud_sim.resources import Family, ssh_keys
 from hcloud_sim.resources.family_kit import action_routes
 from hcloud_sim.resources.load_balancers.metrics import series_reply
 
@@ -142,11 +142,10 @@ def enable_rescue(req: Request) -> Reply:
     if kind is not None and kind not in RESCUE_TYPES:  # null: linux64, as the SDK sends it
         raise invalid_field("type", f"must be one of {', '.join(RESCUE_TYPES)}")
     keys = req.body.get("ssh_keys")
-    if keys is not None and (
-        not isinstance(keys, list)
-        or any(isinstance(k, bool) or not isinstance(k, int) for k in keys)
-    ):
+    if keys is not None and not isinstance(keys, list):
         raise invalid_field("ssh_keys", "must be a list of SSH key IDs")
+    for key in keys or []:  # an unknown key refuses the request, as at POST /servers
+        ssh_keys.resolve(project, key)
 
     def enabled(t: float) -> None:
         if server.id not in project.servers:

@@ -108,7 +108,7 @@ def test_change_type_refusals_change_nothing(cloud: hcloud.Client, wire: RawApi)
 
 
 def test_rescue_mode_is_enabled_disabled_and_ends_after_an_hour(
-    cloud: hcloud.Client, world: SimulatorServer
+    cloud: hcloud.Client, world: SimulatorServer, wire: RawApi
 ) -> None:
     web = _server(cloud, "web-1")
     enabled = cloud.servers.enable_rescue(web, type="linux64")
@@ -117,6 +117,9 @@ def test_rescue_mode_is_enabled_disabled_and_ends_after_an_hour(
     assert _server(cloud, "web-1").rescue_enabled is True
     cloud.servers.disable_rescue(web).wait_until_finished()
     assert _server(cloud, "web-1").rescue_enabled is False
+    refused = wire.post(f"/servers/{web.id}/actions/enable_rescue", {"ssh_keys": [999]})
+    assert error_of(refused)[:2] == (422, "invalid_input")
+    assert "SSH key 999 not found" in error_of(refused)[2]
     cloud.servers.enable_rescue(web).action.wait_until_finished()
     world.state.clock.advance(3601)
     assert _server(cloud, "web-1").rescue_enabled is False
