@@ -144,7 +144,8 @@ def test_the_go_cli_shows_the_same_relations(cli: Run) -> None:
     vip = _by_name(_json(cli, "floating-ip", "list"), "app-vip")
     assert vip["server"] == sid
     assert app["public_net"]["floating_ips"] == [vip["id"]]
-    # (this CLI build's `placement-group describe -o json` fails on any answer: text here)
+    # `placement-group describe -o json` fails in this CLI build whatever the answer (hcloud-cli
+    # issue 464, fixed upstream by PR 465): its text output then
     group = cli("placement-group", "describe", "app-spread").stdout
     assert f"Server ID:\t\t{sid}" in group, group
     assert "Server Name:\tapp-1" in group
