@@ -32,8 +32,7 @@ def wired() -> dict[str, Any]:
     prod = {"env": "prod"}
     return {
         "name": "wired",
-        "description": "app-1 tied to every resource family (networks, firewalls, IPs, volume, "
-        "load balancers, placement group, backups); plain-1 and plain-2 untied",
+        "description": "app-1 tied to every resource family; plain-1, plain-2 tied to nothing",
         "time_scale": 10.0,
         "projects": [
             {
