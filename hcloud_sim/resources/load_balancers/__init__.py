@@ -220,6 +220,7 @@ FAMILY = Family(
                     "network",
                     "network_zone",
                     "location",
+                    "public_net",
                 }
             ),
         ),

@@ -63,7 +63,7 @@ def _chosen(project: Project, public_net: dict[str, Any], kind: kit.IpType, loca
     if ip.assignee_id is not None:
         raise ApiError(
             "primary_ip_assigned",
-            f"primary IP {ip.id} is already assigned to server {ip.assignee_id}",
+            f"primary IP {ip.id} is already assigned to {ip.assignee_type} {ip.assignee_id}",
             status=422,
         )
     if ip.location != location:

@@ -35,6 +35,8 @@ class PrimaryIp:
     labels: dict[str, str] = field(default_factory=dict)
     auto_delete: bool = False
     assignee_id: int | None = None
+    #: ``server``, or ``load_balancer`` for one given to a load balancer at its creation
+    assignee_type: str = "server"
     protection_delete: bool = False
     #: reverse DNS records set on it: address -> name
     dns: dict[str, str] = field(default_factory=dict)
@@ -70,14 +72,31 @@ def held_by(project: Project, server_id: int) -> dict[IpType, PrimaryIp]:
 def set_assignee(project: Project, ip: PrimaryIp, server_id: int | None) -> None:
     """The one way an IP changes hands (or, with None, is unassigned)."""
     held = project.store(PrimaryIps).held
-    if ip.assignee_id is not None:
+    if ip.assignee_id is not None and ip.assignee_type == "server":
         mine = held.get(ip.assignee_id, {})
         mine.pop(ip.type, None)
         if not mine:
             held.pop(ip.assignee_id, None)
-    ip.assignee_id = server_id
+    ip.assignee_id, ip.assignee_type = server_id, "server"
     if server_id is not None:
         held.setdefault(server_id, {})[ip.type] = ip.id
+
+
+def give_load_balancer(project: Project, ip: PrimaryIp, lb_id: int) -> None:
+    """``ip`` belongs to load balancer ``lb_id`` for its lifetime; the caller checked it is free."""
+    set_assignee(project, ip, None)
+    ip.assignee_id, ip.assignee_type = lb_id, "load_balancer"
+
+
+def load_balancer_deleted(project: Project, ip_id: int) -> None:
+    """Its load balancer is gone: ``ip_id`` dies with it if ``auto_delete``, else goes free."""
+    ip = ips(project).get(ip_id)
+    if ip is None or ip.assignee_type != "load_balancer":
+        return
+    if ip.auto_delete:
+        forget(project, ip)
+    else:
+        set_assignee(project, ip, None)
 
 
 def forget(project: Project, ip: PrimaryIp) -> None:
@@ -98,7 +117,7 @@ def render(project: Project, ip: PrimaryIp) -> dict[str, Any]:
         "protection": {"delete": ip.protection_delete},
         "type": ip.type,
         "auto_delete": ip.auto_delete,
-        "assignee_type": "server",
+        "assignee_type": ip.assignee_type,
         "assignee_id": ip.assignee_id,
     }
 
@@ -179,7 +198,7 @@ def check_assignable(project: Project, ip: PrimaryIp, server: Server) -> None:
     if ip.assignee_id is not None:
         raise ApiError(
             "primary_ip_already_assigned",
-            f"primary IP {ip.id} is already assigned to server {ip.assignee_id}",
+            f"primary IP {ip.id} is already assigned to {ip.assignee_type} {ip.assignee_id}",
             status=422,
         )
     if ip.location != server.location:
@@ -218,6 +237,12 @@ def unassign(project: Project, ip: PrimaryIp) -> Action:
         raise ApiError(
             "invalid_input", f"primary IP {ip.id} is not assigned to anything", status=422
         )
+    if ip.assignee_type == "load_balancer":
+        raise ApiError(
+            "invalid_input",
+            f"primary IP {ip.id} belongs to load balancer {ip.assignee_id} for its lifetime",
+            status=422,
+        )
     server = project.server(ip.assignee_id)
     kit.server_off(server)
 
@@ -240,7 +265,8 @@ def delete(project: Project, ip: PrimaryIp) -> None:
     if ip.assignee_id is not None:
         raise ApiError(
             "must_be_unassigned",
-            f"primary IP {ip.id} is assigned to server {ip.assignee_id}: unassign it first",
+            f"primary IP {ip.id} is assigned to {ip.assignee_type.replace('_', ' ')} "
+            f"{ip.assignee_id}: unassign it first",
             status=422,
         )
     if project.is_locked((ip.id, KIND)):
