@@ -15,7 +15,18 @@ from hcloud_sim.query import Reply, Request, Route, body_labels, one, page, path
 from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
 from hcloud_sim.resources import Family, ServerField
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.firewalls import verbs
+from hcloud_sim.resources.firewalls.model import (
+    MAX_PER_SERVER,
+    Firewall,
+    get,
+    guarding,
+    is_pending,
+    parse_rules,
+    render,
+    state,
+)
+from hcloud_sim.resources.kit import (
     LIST_SORTS,
     action_routes,
     as_list,
@@ -27,17 +38,6 @@ from hcloud_sim.resources.family_kit import (
     resource_id,
     scenario_servers,
     unknown_keys,
-)
-from hcloud_sim.resources.firewalls import verbs
-from hcloud_sim.resources.firewalls.model import (
-    MAX_PER_SERVER,
-    Firewall,
-    get,
-    guarding,
-    is_pending,
-    parse_rules,
-    render,
-    state,
 )
 
 if TYPE_CHECKING:

@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.model import Action
-from hcloud_sim.resources.family_kit import (
-    as_list,
-    as_object,
-    parse_label_selector,
-    resource_id,
-    unknown_keys,
-)
 from hcloud_sim.resources.firewalls.model import (
     MAX_PER_SERVER,
     Firewall,
@@ -27,6 +20,13 @@ from hcloud_sim.resources.firewalls.model import (
     has_public_interface,
     selected,
     state,
+)
+from hcloud_sim.resources.kit import (
+    as_list,
+    as_object,
+    parse_label_selector,
+    resource_id,
+    unknown_keys,
 )
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, body_labels, one, page, path_id, selector
 from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     LIST_SORTS,
     as_bool,
     as_list,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources.family_kit import as_object, resource_id, unknown_keys
+from hcloud_sim.errors import invalid_field
+from hcloud_sim.resources.kit import as_object, resource_id, unknown_keys
 from hcloud_sim.resources.primary_ips import state as primary
 
 if TYPE_CHECKING:
@@ -37,24 +37,7 @@ def plan(project: Project, value: Any, location: str) -> dict[str, primary.Prima
         ip = primary.ips(project).get(resource_id(body[kind], where))
         if ip is None:
             raise invalid_field(where, f"primary IP {body[kind]!r} not found")
-        if ip.type != kind:
-            raise ApiError(
-                "primary_ip_version_mismatch",
-                f"primary IP {ip.id} is an {ip.type} address, not {kind}",
-                status=412,
-            )
-        if ip.assignee_id is not None:
-            raise ApiError(
-                "primary_ip_assigned",
-                f"primary IP {ip.id} is already assigned to {ip.assignee_type} {ip.assignee_id}",
-                status=422,
-            )
-        if ip.location != location:
-            raise ApiError(
-                "primary_ip_datacenter_mismatch",
-                f"primary IP {ip.id} is in {ip.location}, the load balancer would be in {location}",
-                status=422,
-            )
+        primary.check_free(ip, kind, location, "the load balancer")
         chosen[kind] = ip
     return chosen
 
