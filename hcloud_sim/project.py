@@ -100,8 +100,13 @@ class Project:
         if name is not None and name != server.name:
             self.ensure_name_free(name)
             server.name = name
-        if labels is not None:
-            server.labels = dict(labels)
+        if labels is not None and labels != server.labels:
+            before, server.labels = server.labels, dict(labels)
+            from hcloud_sim.resources import families  # noqa: PLC0415 -- families import us
+
+            for family in families():
+                if family.on_server_relabelled is not None:
+                    family.on_server_relabelled(self, server, before)
         return server
 
     def ensure_name_free(self, name: str) -> None:

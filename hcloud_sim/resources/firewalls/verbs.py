@@ -181,6 +181,22 @@ def selected_at_create(project: Project, server: Server, direct: list[Firewall])
             _mark_pending(project, firewall, [server.id], action)
 
 
+def relabelled(project: Project, server: Server, before: dict[str, str]) -> None:
+    """``PUT /servers`` relabelled ``server``: each label-selected firewall that matches it now and
+    did not before runs ``apply_firewall`` on it (``pending`` meanwhile), as for a new server."""
+    if not has_public_interface(project, server):
+        return
+    for firewall in state(project).firewalls.values():
+        if server.id in firewall.servers:
+            continue
+        selectors = firewall.selectors.values()
+        if any(s.matches(server.labels) for s in selectors) and not any(
+            s.matches(before) for s in selectors
+        ):
+            action = _action(project, "apply_firewall", firewall, [server.id])
+            _mark_pending(project, firewall, [server.id], action)
+
+
 def remove(project: Project, firewall: Firewall, targets: list[Target]) -> list[Action]:
     for kind, ref in targets:
         if kind == "server":
