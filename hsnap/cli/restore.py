@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
@@ -51,7 +52,7 @@ def snapshots(
     """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.policy import check_timezone  # noqa: PLC0415
-    from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
+    from hsnap.restore.catalog import TABLE_COLUMNS, list_snapshots, table_rows  # noqa: PLC0415
     from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
     from hsnap.settings import load_settings  # noqa: PLC0415
 
@@ -66,13 +67,9 @@ def snapshots(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    cells = [
-        {k: "" if v is None else str(v) for k, v in r.to_dict().items()} | {"id": str(r.image_id)}
-        for r in rows
-    ]
-    columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
     title = f"{found.name} (id {found.id}): {len(rows)} snapshot(s)"
-    out.print(rows_table(cells, title=title, columns=columns))
+    cells = table_rows(rows, datetime.now(UTC))
+    out.print(rows_table(cells, title=title, columns=TABLE_COLUMNS))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -83,6 +80,12 @@ def restore(
     ] = None,
     in_place: Annotated[
         bool, typer.Option("--in-place", help="Rebuild SERVER itself (destroys its disk).")
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="SERVER is gone: create it again as it was (addresses, networks...)."
+        ),
     ] = False,
     image: Annotated[
         int | None, typer.Option("--image", help="Image id (default: the newest snapshot).")
@@ -99,11 +102,12 @@ def restore(
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Restore a server from its newest snapshot: --as NEW_NAME, or --in-place --yes."""
+    """Restore a server from its newest snapshot: --as NEW_NAME, --in-place --yes, or --replace."""
     parameters: dict[str, Any] = {
         "server": server,
         "new_name": new_name,
         "in_place": in_place,
+        "replace": replace,
         "image_id": image,
         "server_type": server_type,
         "location": location,
@@ -119,12 +123,35 @@ def restore(
         except HsnapError as exc:
             _fail(exc)
     from hsnap.flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
+    from hsnap.restore.replace import ReplaceResult  # noqa: PLC0415
 
     result = run_flow(run_locally, verbose=verbose, code_of=_code, **parameters)
-    if as_json:
+    if isinstance(result, ReplaceResult):
+        _show_replace(result, as_json)
+    elif as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         out.print(summary(result), highlight=False)
+
+
+def _show_replace(result: Any, as_json: bool) -> None:
+    """Changed addresses first and loudly, then a row per step; exit 1 unless it is as it was."""
+    from hsnap.restore.replace import replaced  # noqa: PLC0415
+
+    for line in result.warnings:
+        err.print(f"[bold red]{line}[/bold red]", highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        cells = [
+            {k: "" if v is None else str(v) for k, v in asdict(r).items()} for r in result.rows
+        ]
+        columns = ("step", "target", "status", "detail")
+        out.print(rows_table(cells, title=replaced(result), columns=columns))
+    for row in result.failed:  # on stderr too, for whoever reads only that
+        err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
+    if result.failed or result.changed:
+        raise typer.Exit(1)
 
 
 def _refuse_unconfirmed(parameters: dict[str, Any]) -> NoReturn:
@@ -184,9 +211,8 @@ def drill(
     else:
         now = datetime.now(UTC)
         title = f"drill: {report.verdict(outcomes)}"
-        out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
+        columns = report.table_columns(report.currency_of(outcomes))
+        out.print(rows_table(report.rows(outcomes, now), title=title, columns=columns))
     failed = report.failed(outcomes)
-    for o in failed:  # whole, unwrapped: the table folds long messages
-        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
     credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
     raise typer.Exit(2 if credentials else 1 if failed else 0)
