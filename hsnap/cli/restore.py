@@ -94,6 +94,14 @@ def restore(
         bool, typer.Option("--no-safety-snapshot", help="In place: skip the safety snapshot.")
     ] = False,
     boot_wait_minutes: Annotated[float, typer.Option(help="Minutes to wait for it to run.")] = 30,
+    open_: Annotated[
+        bool,
+        typer.Option("--open", help="With --as: the original's networks, firewalls and labels."),
+    ] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="With --as, quarantined: SSH in from this CIDR (repeat)."),
+    ] = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
     as_json: AsJson = False,
@@ -110,9 +118,12 @@ def restore(
         "confirm": yes,
         "safety_snapshot": not no_safety_snapshot,
         "boot_wait_minutes": boot_wait_minutes,
+        "quarantine": not open_,
+        "allow": allow or [],
         "token_secret": token_secret,
         "project": project,
     }
+    _check_isolation(parameters)
     if in_place and not yes:
         try:
             _refuse_unconfirmed(parameters)
@@ -125,6 +136,24 @@ def restore(
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         out.print(summary(result), highlight=False)
+
+
+def _check_isolation(parameters: dict[str, Any]) -> None:
+    """--open and --allow are checked before anything starts (exit 2 on bad input)."""
+    from hsnap.restore.restore import RestoreRequest  # noqa: PLC0415
+
+    if parameters["allow"] or not parameters["quarantine"]:
+        if parameters["new_name"] is None:
+            _fail(ConfigError("--open and --allow go with --as NEW_NAME (a new server)"))
+        try:
+            RestoreRequest(
+                server=parameters["server"],
+                new_name=parameters["new_name"],
+                quarantine=parameters["quarantine"],
+                allow=tuple(parameters["allow"]),
+            )
+        except HsnapError as exc:
+            _fail(exc)
 
 
 def _refuse_unconfirmed(parameters: dict[str, Any]) -> NoReturn:
@@ -154,9 +183,6 @@ def drill(
     max_servers: Annotated[int, typer.Option(min=1, help="At most N drills this run.")] = 5,
     max_concurrency: Annotated[int, typer.Option(min=1, help="Throwaway servers at once.")] = 2,
     boot_wait_minutes: Annotated[float, typer.Option(help="Minutes a server may take.")] = 10,
-    public_ipv4: Annotated[
-        bool, typer.Option("--public-ipv4", help="Give throwaway servers a public IPv4.")
-    ] = False,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
     as_json: AsJson = False,
@@ -175,7 +201,6 @@ def drill(
         max_servers=max_servers,
         max_concurrency=max_concurrency,
         boot_wait_minutes=boot_wait_minutes,
-        public_ipv4=public_ipv4,
         token_secret=token_secret,
         project=project,
     )

@@ -12,6 +12,7 @@ from prefect.states import Completed
 from pydantic import Field
 
 from hsnap.flows.local_run import run_and_read
+from hsnap.restore.quarantine import describe
 from hsnap.restore.restore import RestoreRequest, RestoreResult
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.tasks.restore import restore
@@ -32,6 +33,8 @@ def restore_server(
     boot_wait_minutes: Minutes = 30.0,
     lock_wait_minutes: Minutes = 30.0,
     snapshot_wait_minutes: Minutes = 120.0,
+    quarantine: bool = True,
+    allow: list[str] | None = None,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     project: str | None = None,
 ) -> State[Any]:
@@ -50,6 +53,10 @@ def restore_server(
         boot_wait_minutes: how long the restored server may take to run.
         lock_wait_minutes: how long to wait for a locked server.
         snapshot_wait_minutes: how long the safety snapshot may take.
+        quarantine: with new_name: no public IPv4, no private network, hsnap's labels only and
+            hsnap's firewall (nothing out, nothing in); false (``--open``): the original's
+            networks, firewalls and labels, new addresses.
+        allow: with new_name, quarantined: CIDR ranges SSH may come from.
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
         project: a HetznerProject block (token and endpoint) instead of the two above.
     """
@@ -66,6 +73,8 @@ def restore_server(
         boot_timeout_s=boot_wait_minutes * 60,
         lock_timeout_s=lock_wait_minutes * 60,
         snapshot_timeout_s=snapshot_wait_minutes * 60,
+        quarantine=quarantine,
+        allow=tuple(allow or ()),
     )
     run_id = str(flow_run.id or uuid.uuid4())
     result = restore(request, run_id, token_secret, project)
@@ -82,10 +91,11 @@ def summary(result: RestoreResult) -> str:
     safety = (
         f"; safety snapshot {result.safety_image_id}" if result.safety_image_id is not None else ""
     )
+    wired = describe(result.isolation, result.firewall_ids, result.allowed)
     return (
         f"{result.source} {how} (id {result.server_id}, {result.server_type} in "
         f"{result.location}) from image {result.image_id}: running after {result.seconds:g}s; "
-        f"{ips}{safety}"
+        f"{ips}{safety}" + (f"\n{wired}" if wired else "")
     )
 
 
