@@ -73,7 +73,7 @@ def rules(allow: tuple[str, ...]) -> tuple[Rule, ...]:
     out = Rule(
         direction="out",
         protocol="icmp",
-        destination_ips=NOWHERE,
+        destination_ips=tuple(sorted(NOWHERE)),
         description="hsnap quarantine: the only way out leads nowhere",
     )
     if not allow:
