@@ -9,6 +9,7 @@ as given, the gross one derived from ``vat_rate``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -55,6 +56,29 @@ class PriceSpec(_Spec):
     monthly: Money
 
 
+class DeprecationSpec(_Spec):
+    """When Hetzner announced a type's end, and after when it can no longer be ordered."""
+
+    announced: datetime
+    unavailable_after: datetime
+
+    def after(self) -> float:
+        """``unavailable_after`` as UNIX time (a time without a zone is UTC)."""
+        when = self.unavailable_after
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+    def render(self) -> dict[str, str]:
+        def text(when: datetime) -> str:
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+
+        return {
+            "announced": text(self.announced),
+            "unavailable_after": text(self.unavailable_after),
+        }
+
+
 class ServerTypeSpec(_Spec):
     """A server type; it is offered in the locations its ``prices`` name."""
 
@@ -67,6 +91,9 @@ class ServerTypeSpec(_Spec):
     architecture: Literal["x86", "arm"] = "x86"
     cpu_type: Literal["shared", "dedicated"] = "shared"
     prices: dict[str, PriceSpec] = Field(min_length=1)
+    deprecation: DeprecationSpec | None = Field(
+        default=None, description="a deprecated type: still listed and gettable, not orderable"
+    )
 
 
 def _type(
@@ -75,7 +102,7 @@ def _type(
     size: tuple[int, float, int],
     eu: tuple[str, str],
     us: tuple[str, str] | None = None,
-    **extra: str,
+    **extra: Any,
 ) -> dict[str, Any]:
     """A default type: (cores, memory GB, disk GB); (monthly, hourly) net EUR in the EU and,
     where Hetzner offers it outside the EU at a higher price, ``us`` for ash, hil and sin."""
@@ -90,6 +117,17 @@ def _type(
 def default_server_types() -> list[dict[str, Any]]:
     """Hetzner's smaller types as listed in 2025/26: x86 shared and dedicated, and arm."""
     return [
+        _type(
+            1,
+            "cx11",
+            (1, 2.0, 20),
+            ("3.2900", "0.0053"),
+            # Hetzner retired its first CX generation in 2024
+            deprecation={
+                "announced": "2024-06-06T00:00:00Z",
+                "unavailable_after": "2024-09-06T00:00:00Z",
+            },
+        ),
         _type(22, "cpx11", (2, 2.0, 40), ("4.3500", "0.0070"), us=("4.9900", "0.0080")),
         _type(104, "cx22", (2, 4.0, 40), ("3.7900", "0.0060")),
         _type(105, "cx32", (4, 8.0, 80), ("6.8000", "0.0110")),
@@ -152,6 +190,11 @@ class CatalogSpec(_Spec):
                 return t
         return None
 
+    def available(self, server_type: ServerTypeSpec, now: float) -> bool:
+        """Whether the type can still be ordered at ``now`` (not past its ``unavailable_after``)."""
+        deprecation = server_type.deprecation
+        return deprecation is None or now <= deprecation.after()
+
     def location(self, ref: str | int) -> str | None:
         """A location's name from its name or id, if this catalog has it."""
         for name in self.locations:
@@ -192,6 +235,7 @@ class CatalogSpec(_Spec):
         ]
 
     def render_server_type(self, t: ServerTypeSpec) -> dict[str, Any]:
+        deprecation = t.deprecation.render() if t.deprecation is not None else None
         return {
             "id": t.id,
             "name": t.name,
@@ -199,20 +243,20 @@ class CatalogSpec(_Spec):
             "cores": t.cores,
             "memory": t.memory,
             "disk": t.disk,
-            "deprecated": False,
+            "deprecated": deprecation is not None,
             "storage_type": "local",
             "cpu_type": t.cpu_type,
             "category": "Shared vCPU" if t.cpu_type == "shared" else "Dedicated vCPU",
             "architecture": t.architecture,
-            "deprecation": None,
+            "deprecation": deprecation,
             "prices": self._type_prices(t),
             "locations": [
                 {
                     "id": LOCATIONS[loc][0],
                     "name": loc,
-                    "deprecation": None,
-                    "recommended": True,
-                    "available": True,
+                    "deprecation": deprecation,
+                    "recommended": deprecation is None,
+                    "available": True,  # deprecated ones end by their deprecation
                 }
                 for loc in t.prices
             ],
@@ -254,5 +298,11 @@ class CatalogSpec(_Spec):
                 {"id": t.id, "name": t.name, "prices": self._type_prices(t)}
                 for t in self.server_types
             ],
-            "load_balancer_types": [],
+            "load_balancer_types": _load_balancer_prices(self),
         }
+
+
+def _load_balancer_prices(catalog: CatalogSpec) -> list[dict[str, Any]]:
+    from hcloud_sim.resources.load_balancers import types  # noqa: PLC0415 -- a family's catalog
+
+    return types.pricing(catalog)

@@ -58,6 +58,16 @@ def server_type_of(project: Project, ref: str | int) -> ServerTypeSpec:
     return found
 
 
+def orderable_type(project: Project, ref: str | int) -> ServerTypeSpec:
+    """A server type a new server may have: not past its deprecation's ``unavailable_after``."""
+    found = server_type_of(project, ref)
+    if not project.catalog.available(found, project.sim.clock.now()):
+        raise invalid_field(
+            "server_type", f"server type {found.name} is deprecated and unavailable"
+        )
+    return found
+
+
 def image_for(project: Project, ref: str | int, server_type: ServerTypeSpec, disk: int) -> Image:
     """The image a server of ``server_type`` with a ``disk`` GB disk may boot from, or the 422.
 
@@ -115,7 +125,7 @@ def create_server(
     ...) once the location is known and before anything changes; what it returns is applied to
     the new server.
     """
-    server_type = server_type_of(project, new.server_type)
+    server_type = orderable_type(project, new.server_type)
     location = _location_for(project, new.location, server_type)
     image = image_for(project, new.image, server_type, server_type.disk)
     project.ensure_name_free(new.name)
@@ -187,7 +197,7 @@ def delete_server(project: Project, server_id: int) -> Action:
     """
     server = project.server(server_id)
     if server.protection_delete:
-        raise ApiError("protected", "cannot perform operation because server is protected")
+        raise ApiError("protected", "server deletion is protected")
     project.delete_server(server_id)
     duration = project.draw(project.spec.duration_for("delete_server"))
     return project.begin(server, "delete_server", duration=duration)
@@ -197,7 +207,7 @@ def rebuild_server(project: Project, server_id: int, image_ref: str | int) -> Ac
     """``POST /servers/{id}/actions/rebuild``: off, locked, new image, then up again."""
     server = project.server(server_id)
     if server.protection_rebuild:
-        raise ApiError("protected", "cannot perform operation because server is protected")
+        raise ApiError("protected", "server rebuild is protected")
     image = image_for(
         project, image_ref, server_type_of(project, server.server_type), server.disk_gb
     )

@@ -403,7 +403,7 @@ class Project:
         if image.type in ("system", "app"):
             raise ApiError("forbidden", "system and app images cannot be deleted")
         if image.protection_delete:
-            raise ApiError("protected", "cannot perform operation because image is protected")
+            raise ApiError("protected", f"{image.type} deletion is protected")  # the API's words
         if image.creating_action is not None or image.status == "creating":  # seeded ones too
             raise ApiError("locked", "cannot perform operation because image is locked")
         del self.images[image_id]

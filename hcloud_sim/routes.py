@@ -28,6 +28,7 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.render import render_action, render_image, render_server
+from hcloud_sim.resources import backups
 
 # -- servers -----------------------------------------------------------------------------
 
@@ -104,12 +105,17 @@ def create_image(req: Request) -> Reply:
     image_type = body_str(req, "type") or "snapshot"
     if image_type not in ("snapshot", "backup"):
         raise invalid_field("type", "must be one of snapshot, backup")
+    server_id = path_id(req)
+    if image_type == "backup":
+        backups.check_backup_slot(req.project, server_id)
     image, action = req.project.create_image(
-        path_id(req),
+        server_id,
         description=body_str(req, "description"),
         image_type=image_type,
         labels=body_labels(req) or {},
     )
+    if image_type == "backup":  # it takes a slot: the oldest of seven goes
+        backups.rotate(req.project, server_id)
     return Reply(201, {"image": render_image(image), "action": render_action(action, req.now)})
 
 

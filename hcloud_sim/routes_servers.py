@@ -15,6 +15,7 @@ from hcloud_sim.errors import invalid_field
 from hcloud_sim.model import Server
 from hcloud_sim.query import Reply, Request, Route, body_hostname, body_labels, body_str, path_id
 from hcloud_sim.render import render_action, render_server
+from hcloud_sim.resources import datacenters
 
 #: references to resources the simulator does not have: only an empty value is accepted
 _ABSENT = {
@@ -39,6 +40,16 @@ def _ref(req: Request, name: str) -> str | int | None:
     if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
         return value
     raise invalid_field(name, "must be an ID or a name")
+
+
+def _location(req: Request) -> str | int | None:
+    """``location``, or the location of ``datacenter`` (which older clients send instead)."""
+    location, datacenter = _ref(req, "location"), req.body.get("datacenter")
+    if datacenter is None:
+        return location
+    if location is not None:
+        raise invalid_field("datacenter", "give either location or datacenter, not both")
+    return datacenters.location_of(req.project, datacenter)
 
 
 def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
@@ -67,7 +78,7 @@ def create_server(req: Request) -> Reply:
         name=_required(body_hostname(req, "name"), "name"),
         server_type=_required(_ref(req, "server_type"), "server_type"),
         image=_required(_ref(req, "image"), "image"),
-        location=_ref(req, "location"),
+        location=_location(req),
         labels=body_labels(req),
         start_after_create=_flag(req.body, "start_after_create", True),
     )
@@ -138,6 +149,7 @@ ROUTES: tuple[Route, ...] = (
             {
                 "name",
                 "location",
+                "datacenter",
                 "server_type",
                 "start_after_create",
                 "image",

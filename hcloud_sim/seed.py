@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Literal
 
 from hcloud_labels import check_labels
@@ -146,9 +146,36 @@ def seed_project(project: Project) -> None:
         )
         project.images[image.id] = image
 
+    _arm_system_images(project, by_name.values(), system, now)
     for family in families():  # in their order: networks before what attaches to them
         if family.seed is not None:
             family.seed(project, spec.families.get(family.name))
+
+
+def _arm_system_images(
+    project: Project, servers: Iterable[Server], x86: dict[str, int], now: float
+) -> None:
+    """The arm build of each system image, under the same name as the API has it. Made after the
+    scenario's images so that their ids stay put; arm servers are moved onto them."""
+    arm: dict[int, int] = {}
+    for name, (flavor, version, desc) in SYSTEM_IMAGES.items():
+        image = Image(
+            id=project.sim.next_id("image"),
+            type="system",
+            status="available",
+            description=desc,
+            created=now - 400 * 86400,
+            disk_size=5,
+            name=name,
+            os_flavor=flavor,
+            os_version=version,
+            architecture="arm",
+        )
+        project.images[image.id] = image
+        arm[x86[name]] = image.id
+    for server in servers:
+        if server.image_id in arm and _architecture(project, server.server_type) == "arm":
+            server.image_id = arm[server.image_id]
 
 
 def _make_server(project: Project, spec: ServerSpec, image_id: int, now: float) -> Server:

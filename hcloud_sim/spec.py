@@ -38,6 +38,8 @@ def _yaml_off(value: object) -> object:
 
 
 DurationSpec = float | tuple[float, float] | None
+#: Hetzner's four-hour backup windows (UTC)
+BackupWindow = Literal["22-02", "02-06", "06-10", "10-14", "14-18", "18-22"]
 
 
 class _Spec(BaseModel):
@@ -85,7 +87,9 @@ class ServerSpec(_Spec):
     private_network: bool = False
     created_age: Age = 30 * 86400
     protection: dict[Literal["delete", "rebuild"], bool] = Field(default_factory=dict)
-    backup_window: str | None = None
+    backup_window: BackupWindow | None = Field(
+        default=None, description="backups enabled, made daily in this window (UTC)"
+    )
     acpi: Literal["honour", "ignore"] = "honour"
     shutdown_delay: DurationSpec = 8.0
     snapshot_duration: DurationSpec = Field(

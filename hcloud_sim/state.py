@@ -39,6 +39,7 @@ _ID_BASES = {
     "load_balancer": 1_600_000,
     "ssh_key": 1_700_000,
     "certificate": 1_800_000,
+    "iso": 2_000_000,  # the public ISOs have fixed ids just above it (resources/isos.py)
 }
 
 

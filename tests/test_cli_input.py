@@ -78,6 +78,8 @@ def sim(make_sim: SimFactory) -> SimulatorServer:
         (["plan", "--timezone", "Mars/Olympus"], "unknown timezone"),
         (["prune", "--timezone", "Mars/Olympus"], "unknown timezone"),
         (["run", "--lock-wait-minutes", "abc"], "Invalid value for '--lock-wait-minutes'"),
+        (["health", "--days", "0"], "--days 0: use a number of days"),
+        (["health"], "PREFECT_API_URL is not set"),
         (["prune", "--min-keep", "0"], "Invalid value for '--min-keep'"),
         (["run", "--no-such-option"], "No such option: --no-such-option"),
     ],

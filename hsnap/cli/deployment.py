@@ -37,14 +37,26 @@ def setup(
         ),
     ] = None,
     check: Annotated[bool, typer.Option(help="Try the token against the API first.")] = True,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="BLOCK",
+            help="Send every alert through this Prefect notification block (its name, or "
+            "type/name). Repeat for several.",
+        ),
+    ] = None,
 ) -> None:
-    """Work pool, token Secret block and deployments on your Prefect server; safe to run again.
+    """Set up the work pool, token, deployments and alerts on your Prefect server.
 
-    The token comes from HCLOUD_TOKEN, standard input (--token-stdin) or a hidden prompt; it is
-    never a command-line argument and never printed. With HSNAP_NOTIFY_WEBHOOK set, Prefect
-    automations POST to that URL when a snapshot run fails or crashes, when the nightly
-    deployment has no Completed run for HSNAP_MISSED_RUN_HOURS (26), and when a server has no
-    new snapshot for HSNAP_RPO_HOURS (26).
+    Safe to run again: it changes only what differs. The token comes from HCLOUD_TOKEN,
+    standard input (--token-stdin) or a hidden prompt; it is never an argument and never
+    printed.
+
+    Alerts (failed or crashed run, missed nightly run, stale server, failed drill, server
+    left off) are Prefect automations, always created; they send through each --notify
+    block, and through HSNAP_NOTIFY_WEBHOOK (saved as a custom webhook block) when set.
+    Windows: HSNAP_MISSED_RUN_HOURS and HSNAP_RPO_HOURS (26 hours each). See docs/alerts.md.
     """
     from hsnap.deployment import setup as deploy  # noqa: PLC0415 -- imports Prefect: slow
     from hsnap.deployment.source import code_source  # noqa: PLC0415
@@ -55,10 +67,13 @@ def setup(
         if check:
             _check_token(token)
         webhook = os.environ.get("HSNAP_NOTIFY_WEBHOOK", "").strip()
-        from hsnap.deployment.alerts import ensure_alerts, windows_from_env  # noqa: PLC0415
+        from hsnap.deployment.alerts import ensure_alerts  # noqa: PLC0415
         from hsnap.deployment.crashes import ensure_crash_detection  # noqa: PLC0415
+        from hsnap.deployment.notify import find_blocks, save_webhook_block  # noqa: PLC0415
+        from hsnap.deployment.windows import windows_from_env  # noqa: PLC0415
 
-        windows = windows_from_env()  # a bad window fails before anything is changed
+        windows = windows_from_env()  # a bad window or block fails before anything is changed
+        targets = find_blocks(notify or [])
         with code_source(project_dir) as source:  # a missing prefect.yaml fails before, too
             steps = [
                 deploy.ensure_work_pool(),
@@ -68,16 +83,18 @@ def setup(
             ]
         steps.append(ensure_crash_detection())
         if webhook:
-            from hsnap.deployment.notify import ensure_failure_webhook  # noqa: PLC0415
-
-            steps.append(ensure_failure_webhook(webhook))
-            steps.extend(ensure_alerts(webhook, windows))
+            target, step = save_webhook_block(webhook)
+            targets.append(target)
+            steps.append(step)
+        steps.extend(ensure_alerts(targets, windows))
     except HsnapError as exc:
         fail(exc)
     out.print(f"Prefect API: {api}")
     for step in steps:
         mark = "[green]changed[/]" if step.changed else "[dim]unchanged[/]"
         out.print(f"  {step.what:12} {mark}  {step.detail}")
+    where = ", ".join(t.name for t in targets) if targets else "no block (hsnap health shows them)"
+    out.print(f"Alerts go to: {where}")
     out.print(f"Start a worker: prefect worker start --pool {deploy.WORK_POOL}")
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, HttpUrl, SecretStr
 
+from hsnap import DOCS_URL
 from hsnap.errors import ConfigError
 from hsnap.settings import DEFAULT_ENDPOINT, Settings
 
@@ -31,6 +32,7 @@ class HetznerProject(Block):
         "One Hetzner Cloud project for hsnap: a Read & Write API token, the API endpoint and "
         "an optional default label selector."
     )
+    _documentation_url: ClassVar[HttpUrl] = HttpUrl(f"{DOCS_URL}projects.md")
 
     display_name: str = Field(default="", description="A name for people, e.g. 'Shop (prod)'.")
     token: SecretStr = Field(description="The project's Read & Write API token.")

@@ -60,17 +60,19 @@ def stop(process: subprocess.Popen[Any]) -> None:
 
 
 class WebhookReceiver:
-    """A loopback HTTP endpoint that records the JSON bodies POSTed to it."""
+    """A loopback HTTP endpoint that records the JSON bodies POSTed to it (and their paths)."""
 
     def __init__(self) -> None:
         received: list[dict[str, Any]] = []
         received_at: list[float] = []  # time.time() of each body, in the same order
+        paths: list[str] = []  # the path each body was POSTed to, in the same order
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 received_at.append(time.time())  # first, so a body always has its time
+                paths.append(self.path)
                 received.append(body)
                 self.send_response(204)
                 self.end_headers()
@@ -80,6 +82,7 @@ class WebhookReceiver:
 
         self.received = received
         self.received_at = received_at
+        self.paths = paths
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
@@ -140,8 +143,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @contextlib.contextmanager
-def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """The stack of ``stack``; ``setup_env`` adds to the environment of setup and the worker."""
+def running_stack(
+    home: Path,
+    setup_env: dict[str, str] | None = None,
+    *,
+    server_env: dict[str, str] | None = None,
+    before_setup: Callable[[Stack], object] | None = None,
+    setup_args: tuple[str, ...] = (),
+) -> Iterator[Stack]:
+    """The stack of ``stack``; ``setup_env`` adds to the environment of setup and the worker,
+    ``server_env`` to the Prefect server's; ``before_setup`` runs once the server is up (with
+    the stack's API URL in force), ``setup_args`` go to ``hsnap setup``."""
     from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: PLC0415
 
     port = free_port()
@@ -153,13 +165,18 @@ def running_stack(home: Path, setup_env: dict[str, str] | None = None) -> Iterat
     sim = SimulatorServer("demo", time_scale=SCALE).start()
     webhook = WebhookReceiver()
     try:
-        started.append(start_prefect_server(env, port, logs / "server.log"))
+        started.append(start_prefect_server(env | (server_env or {}), port, logs / "server.log"))
         wait_until(lambda: healthy(api_url), "the Prefect server", STARTUP_TIMEOUT_S)
         env.update(PREFECT_API_URL=api_url, HCLOUD_ENDPOINT=sim.url, HSNAP_TIME_SCALE=f"{SCALE:g}")
         env["HSNAP_NOTIFY_WEBHOOK"] = webhook.url
         env.update(setup_env or {})
         stack = Stack(api_url, env, sim, home, webhook)
-        setup = stack.run("setup", "--token-stdin", "--project-dir", str(REPO), stdin="sim-token\n")
+        if before_setup is not None:
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                before_setup(stack)
+        setup = stack.run(
+            "setup", "--token-stdin", "--project-dir", str(REPO), *setup_args, stdin="sim-token\n"
+        )
         assert setup.returncode == 0, setup.stdout + setup.stderr
         stack.first_setup = setup  # type: ignore[attr-defined]
         started.append(start_worker(env, "e2e-worker", logs / "worker.log"))

@@ -63,8 +63,8 @@ def test_setup_created_everything_once_and_a_second_run_changes_nothing(stack: S
 
     assert again.returncode == 0, again.stderr
     lines = [line for line in again.stdout.splitlines() if line.startswith("  ")]
-    # work pool, token, projects, deployments, crash watch, failed run, missed run, stale server
-    assert len(lines) == 8
+    # work pool, token, projects, deployments, crash watch, webhook block, six alerts
+    assert len(lines) == 12
     assert all("unchanged" in line for line in lines), again.stdout
     inspect = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "inspect", "snapshot-servers/nightly"],
@@ -134,14 +134,12 @@ def test_a_failing_run_ends_failed_and_says_which_server(stack: Stack) -> None:
     assert rows["web-3"]["status"] == "succeeded"
     assert _state(result["flow_run_id"]).type == StateType.FAILED  # as the API shows it
     notice = wait_until(
-        lambda: [
-            b for b in stack.webhook.received if b.get("flow_run_id") == result["flow_run_id"]
-        ],
+        lambda: [b for b in stack.webhook.received if result["flow_run_name"] in b.get("body", "")],
         "the failure notification webhook",
         60,
     )
-    assert notice[0]["state"] == "Failed"
-    assert notice[0]["text"].startswith("hsnap: snapshot-servers run ")  # names the flow
+    assert notice[0]["subject"] == "hsnap: snapshot-servers run failed (project default)"
+    assert "ended Failed" in notice[0]["body"]
     assert "web-2" in notice[0]["text"]
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from hsnap.deployment.alerts import AlertWindows, describe, windows_from_env
+from hsnap.deployment.windows import AlertWindows, describe, windows_from_env
 from hsnap.errors import ConfigError
 
 

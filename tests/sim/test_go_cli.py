@@ -108,7 +108,8 @@ def test_image_delete(hcloud: Run, fast_sim: SimulatorServer) -> None:
 
     protected = next(i for i in images if i["protection"]["delete"])
     refused = hcloud("image", "delete", str(protected["id"]), ok=False)
-    assert "image is protected" in refused.stderr
+    # the API's own words, as the official CLI's end-to-end tests expect them
+    assert "snapshot deletion is protected (protected)" in refused.stderr
     assert protected["id"] in {i["id"] for i in fast_sim.state.ground_truth()["images"]}
 
 

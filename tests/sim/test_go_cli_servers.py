@@ -75,9 +75,9 @@ def test_rebuild_and_delete(hcloud: Run, fast_sim: SimulatorServer) -> None:
 def test_protection_refuses_delete_and_rebuild(hcloud: Run, fast_sim: SimulatorServer) -> None:
     hcloud("server", "enable-protection", "web-1", "delete", "rebuild")
     refused = hcloud("server", "delete", "web-1", ok=False)
-    assert "server is protected (protected)" in refused.stderr
+    assert "server deletion is protected (protected)" in refused.stderr
     refused = hcloud("server", "rebuild", "--image", "debian-12", "web-1", ok=False)
-    assert "server is protected (protected)" in refused.stderr
+    assert "server rebuild is protected (protected)" in refused.stderr
     assert "web-1" in _server_names(fast_sim)
     hcloud("server", "disable-protection", "web-1", "delete", "rebuild")
     hcloud("server", "delete", "web-1")

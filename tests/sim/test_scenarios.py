@@ -64,9 +64,17 @@ def test_the_documented_yaml_example_loads(
     assert servers["web-1"].public_net.floating_ips[0].id == shop.floating_ips.get_by_name("vip").id
     assert [v.name for v in servers["db-1"].volumes] == ["db-data"]
     assert shop.volumes.get_by_name("archive").server is None
+    ssh, front = shop.firewalls.get_by_name("ssh"), shop.load_balancers.get_by_name("front")
+    assert [f.firewall.id for f in servers["web-3"].public_net.firewalls] == [ssh.id]
+    assert [t.type for t in front.targets] == ["server", "label_selector", "ip"]
+    assert shop.certificates.get_by_name("api-cert").status.issuance == "failed"
     busy = shop.servers.get_actions(servers["busy-1"], status=["running"])
     assert [a.command for a in busy] == ["change_server_type"]
-    assert shop.images.get_all(type=["backup"])[0].bound_to.id == servers["db-1"].id
+    backups = shop.images.get_all(type=["backup"])
+    assert backups[0].bound_to.id == servers["db-1"].id
+    assert [i.bound_to.id for i in backups[1:]] == [servers["web-1"].id] * 3
+    assert servers["web-1"].backup_window == "22-02"
+    assert [k.name for k in shop.ssh_keys.get_all(label_selector="team=ops")] == ["ops"]
 
     lab = make_client(sim, token="lab-rw")
     assert [s.name for s in lab.servers.get_all()] == ["lab-1"]

@@ -105,10 +105,13 @@ def test_an_arm_snapshot_makes_an_arm_server(cloud: hcloud.Client) -> None:
         ({"name": "app-1"}, (409, "uniqueness_error", "server name is already used")),
         ({"name": "not a hostname"}, (422, "invalid_input", "valid hostname")),
         ({"name": None}, (422, "invalid_input", "'name': is required")),
-        ({"ssh_keys": ["mine"]}, (422, "invalid_input", "SSH key not found")),
+        ({"ssh_keys": ["mine"]}, (422, "invalid_input", "SSH key 'mine' not found")),
+        ({"ssh_keys": "mine"}, (422, "invalid_input", "'ssh_keys': must be a list")),
         ({"public_net": {"ipv4": 7}}, (422, "invalid_input", "primary IP 7 not found")),
         ({"start_after_create": "yes"}, (422, "invalid_input", "must be a boolean")),
-        ({"datacenter": "fsn1-dc14"}, (422, "invalid_input", "unknown field name 'datacenter'")),
+        ({"datacenter": "fsn1-dc99"}, (422, "invalid_input", "datacenter 'fsn1-dc99' not found")),
+        ({"datacenter": 4, "location": "fsn1"}, (422, "invalid_input", "either location or")),
+        ({"server_type": "cx11"}, (422, "invalid_input", "cx11 is deprecated and unavailable")),
     ],
 )
 def test_a_refused_create_names_the_problem_and_changes_nothing(

@@ -65,7 +65,7 @@ def test_rebuild_of_a_server_that_was_off_brings_it_up(cloud: hcloud.Client) -> 
 @pytest.mark.parametrize(
     ("server_id", "image", "expected"),
     [
-        (SAFE_1, NIGHTLY, (423, "protected", "server is protected")),
+        (SAFE_1, NIGHTLY, (423, "protected", "server rebuild is protected")),
         (APP_1, ARM_NIGHTLY, (422, "invalid_input", "image has wrong architecture")),
         (APP_1, BIG_NIGHTLY, (422, "invalid_input", "image disk is bigger than server type disk")),
         (APP_1, 999, (422, "invalid_input", "image 999 not found")),

@@ -153,8 +153,9 @@ def test_check_validates_a_file(tmp_path: Path) -> None:
     good = _run("check", str(EXAMPLE))
     assert good.returncode == 0, good.stderr
     assert good.stdout.splitlines() == [
-        "project shop: 9 servers, 9 images, 1 running actions, 3 fault rules",
-        "project lab: 1 servers, 4 images, 0 running actions, 0 fault rules",
+        # system images for x86 and arm (8), the file's 5, and web-1's 3 backups
+        "project shop: 9 servers, 16 images, 1 running actions, 3 fault rules",
+        "project lab: 1 servers, 8 images, 0 running actions, 0 fault rules",
     ]
     bad = tmp_path / "bad.yaml"
     bad.write_text("projects: [{images: [{description: x, age: soon}]}]", encoding="utf-8")

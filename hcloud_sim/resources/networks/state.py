@@ -57,6 +57,8 @@ class Network:
     protection_delete: bool = False
     expose_routes_to_vswitch: bool = False
     servers: dict[int, Attachment] = field(default_factory=dict)
+    #: load balancers attached (the load_balancers family): id -> their address
+    load_balancers: dict[int, IPv4Address] = field(default_factory=dict)
 
     @property
     def gateway(self) -> IPv4Address:
@@ -71,6 +73,7 @@ class Network:
     def taken(self, *, ignore: int | None = None) -> set[IPv4Address]:
         """Every address in use: gateways and each server's ip and alias ips."""
         used = {self.gateway, *(self.subnet_gateway(s) for s in self.subnets)}
+        used.update(self.load_balancers.values())
         for server_id, att in self.servers.items():
             if server_id != ignore:
                 used.add(att.ip)
@@ -163,7 +166,7 @@ def render_network(network: Network) -> dict[str, Any]:
             {"destination": str(r.destination), "gateway": str(r.gateway)} for r in network.routes
         ],
         "servers": network.visible_servers(),
-        "load_balancers": [],
+        "load_balancers": sorted(network.load_balancers),
         "protection": {"delete": network.protection_delete},
         "labels": dict(network.labels),
         "created": iso(network.created),
