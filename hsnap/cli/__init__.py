@@ -5,7 +5,26 @@ One module per group of commands; each registers its commands on the shared ``ap
 
 from __future__ import annotations
 
-from hsnap.cli import audit, deployment, health, projects, restore, retention, snapshot
+from hsnap.cli import (
+    addresses,
+    audit,
+    deployment,
+    health,
+    projects,
+    restore,
+    retention,
+    snapshot,
+)
 from hsnap.cli.common import app
 
-__all__ = ["app", "audit", "deployment", "health", "projects", "restore", "retention", "snapshot"]
+__all__ = [
+    "addresses",
+    "app",
+    "audit",
+    "deployment",
+    "health",
+    "projects",
+    "restore",
+    "retention",
+    "snapshot",
+]

@@ -48,7 +48,7 @@ def snapshots(
     project: Project = None,
     as_json: AsJson = False,
 ) -> None:
-    """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
+    """A server's snapshots and Hetzner Backups: maker, retention reason, last proven by a drill."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.policy import check_timezone  # noqa: PLC0415
     from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
@@ -71,7 +71,8 @@ def snapshots(
         for r in rows
     ]
     columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
-    title = f"{found.name} (id {found.id}): {len(rows)} snapshot(s)"
+    kept = sum(1 for r in rows if r.maker == "backup")
+    title = f"{found.name} (id {found.id}): {len(rows) - kept} snapshot(s), {kept} backup(s)"
     out.print(rows_table(cells, title=title, columns=columns))
 
 
