@@ -144,8 +144,7 @@ def uncovered_rows(report: AuditReport) -> list[dict[str, str]]:
 
 def uncovered_title(report: AuditReport) -> str:
     gb = report.uncovered_volume_gb
-    volumes = f"{gb:g} GB of attached volumes in no snapshot" if gb else "no attached volumes"
-    return f"not covered by snapshots: {volumes}"
+    return f"in no snapshot: {gb:g} GB of attached volumes"
 
 
 def uncovered_markdown(report: AuditReport) -> list[str]:
