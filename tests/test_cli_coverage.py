@@ -8,7 +8,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from hsnap.cli import app
-from tests.flows.conftest import HsnapEnv, hsnap_env, prefect_harness
+from hsnap.flows.audit_snapshots import audit_snapshots
+from tests.flows.conftest import HsnapEnv, artifacts_of, hsnap_env, prefect_harness
 from tests.hsnap.test_coverage import _world
 
 __all__ = ["hsnap_env", "prefect_harness"]  # fixtures shared with the flow tests
@@ -52,3 +53,14 @@ def test_keep_addresses_bad_input_exits_2_with_one_line(hsnap_env: HsnapEnv) -> 
         assert result.exit_code == 2, result.output
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_the_audit_artifact_says_what_snapshots_do_not_cover(hsnap_env: HsnapEnv) -> None:
+    hsnap_env(_world(), token="sim-readonly")
+    state = audit_snapshots(return_state=True)
+    assert state.is_completed(), state.message
+    assert state.state_details.flow_run_id is not None
+    summary = str(artifacts_of(state.state_details.flow_run_id)["audit-snapshots-summary"].data)
+    assert "## What snapshots do not cover" in summary
+    assert "**web-1** (id 100001): 2 attached volume(s), 520 GB: in no snapshot" in summary
+    assert "Total: in no snapshot: 520 GB of attached volumes." in summary
