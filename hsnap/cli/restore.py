@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
@@ -85,6 +86,12 @@ def restore(
     in_place: Annotated[
         bool, typer.Option("--in-place", help="Rebuild SERVER itself (destroys its disk).")
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="SERVER is gone: create it again as it was (addresses, networks...)."
+        ),
+    ] = False,
     image: Annotated[
         int | None, typer.Option("--image", help="Image id (default: the newest snapshot).")
     ] = None,
@@ -108,11 +115,12 @@ def restore(
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Restore a server from its newest snapshot: --as NEW_NAME, or --in-place --yes."""
+    """Restore a server from its newest snapshot: --as NEW_NAME, --in-place --yes, or --replace."""
     parameters: dict[str, Any] = {
         "server": server,
         "new_name": new_name,
         "in_place": in_place,
+        "replace": replace,
         "image_id": image,
         "server_type": server_type,
         "location": location,
@@ -131,9 +139,12 @@ def restore(
         except HsnapError as exc:
             _fail(exc)
     from hsnap.flows.restore_server import run_locally, summary  # noqa: PLC0415 -- slow import
+    from hsnap.restore.replace import ReplaceResult  # noqa: PLC0415
 
     result = run_flow(run_locally, verbose=verbose, code_of=_code, **parameters)
-    if as_json:
+    if isinstance(result, ReplaceResult):
+        _show_replace(result, as_json)
+    elif as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         out.print(summary(result), highlight=False)
@@ -155,6 +166,24 @@ def _check_isolation(parameters: dict[str, Any]) -> None:
             )
         except HsnapError as exc:
             _fail(exc)
+
+
+def _show_replace(result: Any, as_json: bool) -> None:
+    """Changed addresses first and loudly, then a row per step; exit 1 unless it is as it was."""
+    from hsnap.restore.replace import replaced  # noqa: PLC0415
+
+    for line in result.warnings:
+        err.print(f"[bold red]{line}[/bold red]", highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        cells = [{k: str(v) for k, v in asdict(r).items()} for r in result.rows]
+        columns = ("step", "target", "status", "detail")
+        out.print(rows_table(cells, title=replaced(result), columns=columns))
+    for row in result.failed:  # whole, unwrapped: the table folds long messages
+        err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
+    if result.failed or result.changed:
+        raise typer.Exit(1)
 
 
 def _refuse_unconfirmed(parameters: dict[str, Any]) -> NoReturn:

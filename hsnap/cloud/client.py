@@ -254,6 +254,21 @@ class Cloud:
         )
         return _action_ref(response.action)
 
+    def raw(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One request as JSON; only GETs are retried (a write is sent once: callers reconcile)."""
+        call = lambda: self._client.request(method, path, **kwargs)  # noqa: E731
+        return dict(self._call(what, call, read=method == "GET") or {})
+
+    def list_all(self, path: str, key: str) -> list[dict[str, Any]]:
+        """Every item of a list endpoint (pages of 50)."""
+        items: list[dict[str, Any]] = []
+        page: int | None = 1
+        while page:
+            data = self.raw("GET", path, f"listing {key}", params={"page": page, "per_page": 50})
+            items.extend(data.get(key) or ())
+            page = ((data.get("meta") or {}).get("pagination") or {}).get("next_page")
+        return items
+
     def server_types(self) -> list[ServerTypeInfo]:
         found = self._call("listing server types", self._client.server_types.get_all)
         return [convert.server_type(t) for t in found]

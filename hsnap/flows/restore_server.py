@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from prefect import State, flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 from pydantic import Field
 
 from hsnap.flows.local_run import run_and_read
 from hsnap.restore.quarantine import describe
+from hsnap.restore.replace import ReplaceResult, replaced
 from hsnap.restore.restore import RestoreRequest, RestoreResult
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.tasks.restore import restore
@@ -25,6 +27,7 @@ def restore_server(
     server: str,
     new_name: str | None = None,
     in_place: bool = False,
+    replace: bool = False,
     image_id: int | None = None,
     server_type: str | None = None,
     location: str | None = None,
@@ -42,8 +45,13 @@ def restore_server(
 
     Args:
         server: the name of the server whose snapshot is restored.
-        new_name: create a new server of this name (same type, location and labels by default).
+        new_name: create a new server of this name (same type and location by default),
+            quarantined unless ``quarantine`` is false.
         in_place: rebuild ``server`` itself from the image; needs ``confirm``.
+        replace: the server is gone: create it again as its snapshot's recipe says (name, type,
+            location, labels, addresses, networks, firewalls, volumes, floating IPs, load
+            balancers, placement group, protection, backups, reverse DNS); a step that cannot
+            be done fails the run, named, after the others were done. Safe to run again.
         image_id: restore this image instead of the server's newest available snapshot.
         server_type: with new_name: another server type (must fit the image).
         location: with new_name: another location.
@@ -65,6 +73,7 @@ def restore_server(
         server=server,
         new_name=new_name,
         in_place=in_place,
+        replace=replace,
         image_id=image_id,
         server_type=server_type,
         location=location,
@@ -78,6 +87,8 @@ def restore_server(
     )
     run_id = str(flow_run.id or uuid.uuid4())
     result = restore(request, run_id, token_secret, project)
+    if isinstance(result, ReplaceResult):
+        return publish_replace(result)
     message = summary(result)
     create_markdown_artifact(markdown=f"# {message}\n", key="restore-summary")
     get_run_logger().info(message)
@@ -99,6 +110,28 @@ def summary(result: RestoreResult) -> str:
     )
 
 
-def run_locally(**parameters: Any) -> RestoreResult:
+def publish_replace(result: ReplaceResult) -> State[Any]:
+    """The steps as a table artifact, the loud lines first in the summary; Failed unless as it was.
+
+    A changed address or a step that could not be done fails the run: the server is back, but
+    not as it was, and someone has to act.
+    """
+    create_table_artifact(
+        table=[asdict(r) for r in result.rows], key="restore-report", description=replaced(result)
+    )
+    lines = [f"# {replaced(result)}", "", *(f"**{w}**" for w in result.warnings)]
+    lines += [f"- {r.step} {r.target}: {r.status} {r.detail}".rstrip() for r in result.failed]
+    create_markdown_artifact(markdown="\n".join(lines) + "\n", key="restore-summary")
+    message = replaced(result)
+    get_run_logger().info(message)
+    if result.failed or result.changed:
+        return Failed(message=message, data=result.to_dict())
+    return Completed(message=message, data=result.to_dict())
+
+
+def run_locally(**parameters: Any) -> RestoreResult | ReplaceResult:
     """Run the flow in this process; raises its error if the restore did not happen."""
-    return RestoreResult(**run_and_read(restore_server, **parameters))
+    data = run_and_read(restore_server, **parameters)
+    if data.get("mode") == "replace":
+        return ReplaceResult.from_dict(data)
+    return RestoreResult(**data)

@@ -37,13 +37,18 @@ from hsnap.projects.limits import project_slot
 from hsnap.retention.policy import RetentionPolicy
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+from hsnap.snapshot.recipe import Recipe, to_labels
+from hsnap.snapshot.recipe import summary as recipe_summary
 from hsnap.snapshot.recovery import still_off, unchecked
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan
 from hsnap.tasks.audit import snapshot_cost
 from hsnap.tasks.prune import prune
 from hsnap.tasks.recover import recover_servers
-from hsnap.tasks.select_servers import select_servers
+from hsnap.tasks.select_servers import record_recipes, select_servers
 from hsnap.tasks.snapshot_server import RETRY_DELAYS_S, snapshot_server
+
+#: labels a recipe may take before it is written without names (ids are enough to restore)
+MAX_RECIPE_LABELS = 16
 
 
 @flow(name="snapshot-servers", validate_parameters=True)
@@ -125,12 +130,17 @@ def snapshot_servers(
             # (and before consistent mode reads whether it was running)
             recover_servers(*source)
         not_found = [_not_found(name, label_selector) for name in missing]
+        recipes = _recipes(chosen, source, scaled)
         now = datetime.now(UTC)
         plans = [
             SnapshotPlan(
                 server=server,
                 description=describe(description_template, server, now, run_id),
-                labels={**(labels or {}), **ownership_labels(server.id, run_id)},
+                labels={
+                    **(labels or {}),
+                    **recipe_labels(recipes.get(server.id)),
+                    **ownership_labels(server.id, run_id),
+                },
                 run_id=run_id,
                 lock_timeout_s=lock_wait_minutes * 60,
                 snapshot_timeout_s=snapshot_wait_minutes * 60,
@@ -155,6 +165,37 @@ def snapshot_servers(
         rows = tuple(sorted([*outcomes, *not_found], key=_by_name))
         cost = snapshot_cost(*source)
         return _publish(RunReport(run_id, dry_run, rows, tuple(pruned), prune_error), cost)
+
+
+def _recipes(
+    chosen: list[ServerRef], source: tuple[str, str | None], retry_delays: list[float]
+) -> dict[int, Recipe]:
+    """Each server's recipe, published as an artifact; none (logged) if they cannot be read.
+
+    A snapshot is worth more than its recipe: failing to read recipes never stops a snapshot.
+    """
+    if not chosen:
+        return {}
+    task = record_recipes.with_options(retry_delay_seconds=retry_delays)
+    try:
+        recipes: dict[int, Recipe] = task([s.id for s in chosen], *source)
+    except Exception as exc:  # noqa: BLE001 -- the snapshots matter more than their recipes
+        get_run_logger().error("recipes not recorded (snapshots go on without them): %s", exc)
+        return {}
+    create_table_artifact(
+        table=[recipe_summary(r) for r in recipes.values()],
+        key="snapshot-recipes",
+        description="what each snapshot records to become its server again (restore --replace)",
+    )
+    return recipes
+
+
+def recipe_labels(recipe: Recipe | None) -> dict[str, str]:
+    """The recipe as labels; the server's resource names are dropped if it is unusually long."""
+    if recipe is None:
+        return {}
+    labels = to_labels(recipe)
+    return labels if len(labels) <= MAX_RECIPE_LABELS else to_labels(recipe, names=False)
 
 
 def _prune_succeeded(

@@ -157,11 +157,15 @@ def _unnamed(owner: int | None) -> str:
 
 
 def owner_of(image: ImageRef) -> int | None:
-    """The id of the server a snapshot was made from, when anything says so."""
-    if image.created_from_id is not None:
-        return image.created_from_id
+    """The id of the server a snapshot belongs to, when anything says so.
+
+    hsnap's label first: ``restore --replace`` moves it to the server that replaced the one the
+    snapshot was made from (the API's ``created_from`` keeps naming the deleted one).
+    """
     text = image.labels.get(SERVER_ID_LABEL, "")
-    return int(text) if text.isdigit() else None
+    if text.isdigit():
+        return int(text)
+    return image.created_from_id
 
 
 def drill_date(image: ImageRef) -> date | None:

@@ -18,23 +18,13 @@ from typing import Any
 
 from hsnap.cloud.ties import Surroundings
 from hsnap.models import ImageRef
-
-#: the label hsnap's recipe is announced by (branch i18-replace: ``hsnap.snapshot.recipe``)
-RECIPE_LABEL = "hsnap/recipe"
-RECIPE_CHUNK_PREFIX = "hsnap/r"
+from hsnap.snapshot.recipe import from_labels
 
 
 def carries_replace_recipe(labels: Mapping[str, str]) -> bool:
-    """True if an image's labels carry the recipe ``restore --replace`` needs.
-
-    The one place the audit decides it. Once ``hsnap.snapshot.recipe`` is on main, this body
-    becomes ``return recipe.from_labels(labels) is not None`` (same labels: ``hsnap/recipe`` =
-    ``<version>.<chunks>``, chunks in ``hsnap/r0``..).
-    """
-    version, _, count = labels.get(RECIPE_LABEL, "").partition(".")
-    if not (version.isdigit() and count.isdigit() and int(count) > 0):
-        return False
-    return all(f"{RECIPE_CHUNK_PREFIX}{n}" in labels for n in range(int(count)))
+    """True if an image's labels carry a recipe ``restore --replace`` can read (the one place the
+    audit decides it)."""
+    return from_labels(labels) is not None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@
   servers a cleanup may delete.
 - ``restore``: ``hsnap restore``: a new server from a snapshot, or a rebuild in place (after a
   safety snapshot), with every input checked before anything changes.
+- ``replace_plan``, ``replace``, ``replace_wiring``: ``hsnap restore --replace``: a server that is
+  gone, created again as its snapshot's recipe says, one report row per step, resumable.
 - ``selection``: which servers a drill run proves, with which snapshot, on which server type.
 - ``drill``: one restore drill: a labelled throwaway server from the newest snapshot, timed until
   it runs, always deleted; and the cleanup of drill servers that killed runs left behind.

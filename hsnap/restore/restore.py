@@ -39,6 +39,8 @@ class RestoreRequest:
     server: str
     new_name: str | None = None
     in_place: bool = False
+    #: the server is gone: create it again as its snapshot's recipe says (restore --replace)
+    replace: bool = False
     image_id: int | None = None
     server_type: str | None = None
     location: str | None = None
@@ -111,7 +113,7 @@ class RestoreResult:
 
 def plan_restore(cloud: Cloud, request: RestoreRequest) -> RestorePlan:
     """Check every input against the project (reads only); ConfigError on bad input."""
-    _check_request(request)
+    check_request(request)
     original = cloud.find_server_details(request.server) or _deleted(cloud, request)
     image = _image(cloud, request, original)
     if request.in_place:
@@ -129,7 +131,7 @@ def plan_restore(cloud: Cloud, request: RestoreRequest) -> RestorePlan:
     _check_fit(image, types[kind].architecture, types[kind].disk_gb, f"server type {kind}")
     if location not in types[kind].locations:
         raise ConfigError(f"server type {kind} is not offered in location {location!r}")
-    assert request.new_name is not None  # _check_request
+    assert request.new_name is not None  # check_request
     if cloud.find_server(request.new_name) is not None:
         raise ConfigError(f"a server named {request.new_name!r} already exists; pick another")
     return RestorePlan(request, original, image, kind, location)
@@ -162,11 +164,17 @@ def _deleted(cloud: Cloud, request: RestoreRequest) -> ServerDetails:
     )
 
 
-def _check_request(request: RestoreRequest) -> None:
-    if request.in_place == (request.new_name is not None):
-        raise ConfigError("say where to restore: --as NEW_NAME (a new server) or --in-place")
+def check_request(request: RestoreRequest) -> None:
+    """Raise ConfigError unless the request names exactly one way to restore, sensibly."""
+    if sum((request.in_place, request.replace, request.new_name is not None)) != 1:
+        raise ConfigError(
+            "say how to restore: --as NEW_NAME (a new server), --in-place (rebuild it) or "
+            "--replace (it is gone: create it again as it was)"
+        )
     if request.in_place and (request.server_type or request.location):
         raise ConfigError("--in-place keeps the server's type and location")
+    if request.replace and (request.server_type or request.location):
+        raise ConfigError("--replace restores the recorded type and location")
     if request.new_name is not None and not _HOSTNAME.match(request.new_name):
         raise ConfigError(f"{request.new_name!r} is not a valid server name (a hostname)")
 

@@ -26,6 +26,7 @@ from hsnap.errors import GoneError, HsnapError, PermanentError, TransientError
 from hsnap.events import ProgressEvent, emit
 from hsnap.models import ActionRef, ImageRef, OutcomeStatus, ServerRef, SnapshotOutcome
 from hsnap.snapshot.power import PowerGuard
+from hsnap.snapshot.recipe import is_recipe_label
 from hsnap.snapshot.reconcile import await_late_create, drop_extras, find_own, own_action
 
 LOCK_KNOB = "lock_wait_minutes / --lock-wait-minutes"
@@ -204,6 +205,16 @@ def _create(run: _Run, plan: SnapshotPlan) -> tuple[ImageRef, ActionRef | None]:
         except TransientError:
             run.unclear_at = run.cloud.clock.now()  # it may have been carried out, or may be
             raise
+        except PermanentError as exc:
+            bare = {k: v for k, v in plan.labels.items() if not is_recipe_label(k)}
+            if exc.code != "invalid_input" or bare == plan.labels:
+                raise
+            # the snapshot matters more than its recipe: an API that refuses the recipe's
+            # labels still gets the snapshot (restore --replace will then need another one)
+            run.log.warning(
+                "%s (id %s): %s; snapshotting without its recipe", run.name, plan.server.id, exc
+            )
+            return run.cloud.create_snapshot(plan.server.id, plan.description, bare)
 
     try:
         image, action = start_unlocked(run, deadline, create, "no snapshot was made", LOCK_KNOB)

@@ -8,7 +8,9 @@ from prefect.runtime import flow_run
 
 from hsnap.cloud.client import Cloud
 from hsnap.restore.drill import Cleanup, DrillOutcome, DrillPlan, clean_leftovers, run_drill
-from hsnap.restore.restore import RestoreRequest, RestoreResult, plan_restore
+from hsnap.restore.replace import ReplaceResult, replace
+from hsnap.restore.replace_plan import plan_replace
+from hsnap.restore.restore import RestoreRequest, RestoreResult, check_request, plan_restore
 from hsnap.restore.restore import restore_in_place as rebuild_in_place
 from hsnap.restore.restore import restore_new as create_restored
 from hsnap.restore.selection import DrillOptions, Selection, select_drills
@@ -23,9 +25,13 @@ DRILL_RETRY_DELAYS_S = [30.0]
 @task(name="restore-server", task_run_name="restore-{request.server}", cache_policy=NO_CACHE)
 def restore(
     request: RestoreRequest, run_id: str, token_secret: str | None, project: str | None = None
-) -> RestoreResult:
-    """Check the request against the project, then restore (new server or in place)."""
+) -> RestoreResult | ReplaceResult:
+    """Check the request against the project, then restore (new server, in place, replace)."""
     cloud = Cloud(load_settings(token_secret, project))
+    if request.replace:
+        check_request(request)
+        wanted = plan_replace(cloud, request.server, request.image_id, request.boot_timeout_s)
+        return replace(cloud, wanted, get_run_logger())
     plan = plan_restore(cloud, request)
     if request.in_place:
         return rebuild_in_place(cloud, plan, run_id, get_run_logger())

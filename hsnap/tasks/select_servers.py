@@ -1,4 +1,4 @@
-"""The Prefect task that lists the servers once and picks those to snapshot."""
+"""The Prefect tasks that list the servers once, pick those to snapshot, and read their recipes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from hsnap.cloud.client import Cloud
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings
+from hsnap.snapshot.recipe import Recipe
+from hsnap.snapshot.recipe_read import read_recipes
 from hsnap.tasks.retry import READ_ONLY_TASK
 
 
@@ -35,3 +37,19 @@ def select_servers(
         len(missing),
     )
     return chosen, missing
+
+
+@task(name="record-recipes", **READ_ONLY_TASK)
+def record_recipes(
+    server_ids: list[int], token_secret: str | None, project: str | None = None
+) -> dict[int, Recipe]:
+    """What each server needs to become itself again (a few list requests for the whole run)."""
+    cloud = Cloud(load_settings(token_secret, project))
+    recipes = read_recipes(cloud, server_ids)
+    partial = sorted({u for r in recipes.values() for u in r.unknown})
+    get_run_logger().info(
+        "recipes recorded for %d server(s)%s",
+        len(recipes),
+        f"; not readable: {', '.join(partial)}" if partial else "",
+    )
+    return recipes

@@ -18,11 +18,12 @@ from hsnap.restore.addresses import keep_addresses
 from hsnap.restore.catalog import BACKUP, list_snapshots
 from hsnap.restore.restore import RestoreRequest, plan_restore, restore_new
 from hsnap.retention.policy import RetentionPolicy
+from hsnap.snapshot.recipe import Recipe, to_labels
 from tests.conftest import SimFactory
 from tests.hsnap.world import SCALE, connect, world
 
 WEB, DB = 100001, 100002
-RECIPE = {"hsnap/recipe": "1.2", "hsnap/r0": "xabcx", "hsnap/r1": "xdefx"}
+RECIPE = to_labels(Recipe(server_id=WEB, name="web-1", server_type="cx22", location="fsn1"))
 
 
 def _world(**project: Any) -> dict[str, Any]:
@@ -107,9 +108,9 @@ def test_the_audit_says_what_snapshots_do_not_cover(sim: SimulatorServer) -> Non
     [
         (RECIPE, True),
         ({}, False),
-        ({"hsnap/recipe": "1.2", "hsnap/r0": "xabcx"}, False),  # a chunk is missing
+        ({k: v for k, v in RECIPE.items() if k != "hsnap/r0"}, False),  # a chunk is missing
         ({"hsnap/recipe": "one"}, False),
-        ({"hsnap/recipe": "1.0"}, False),
+        ({"hsnap/recipe": "1.2", "hsnap/r0": "xabcx", "hsnap/r1": "xdefx"}, False),  # unreadable
     ],
 )
 def test_the_recipe_marker(labels: dict[str, str], carries: bool) -> None:
