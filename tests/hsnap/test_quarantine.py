@@ -231,3 +231,25 @@ def test_a_read_only_token_makes_no_firewall_and_no_server(make_sim: SimFactory)
     assert caught.value.code == "token_readonly"
     assert list(_truth(sim, "servers")) == ["app-1"]
     assert FIREWALL_NAME not in _truth(sim, "firewalls")
+
+
+def test_two_drills_making_the_firewall_at_once_share_one(
+    sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other drill made it between our look and our create: names are unique, so our create
+    is refused (uniqueness_error) and theirs is used."""
+    from hsnap.cloud import ties  # noqa: PLC0415
+    from hsnap.restore import quarantine  # noqa: PLC0415
+
+    cloud = connect(sim)
+    theirs = quarantine.ensure_firewall(cloud)
+    looks: list[str] = []
+
+    def first_look_misses(cloud_: Any, name: str) -> Any:
+        looks.append(name)
+        return None if len(looks) == 1 else ties.find_firewall(cloud_, name)
+
+    monkeypatch.setattr(quarantine, "find_firewall", first_look_misses)
+    assert quarantine.ensure_firewall(cloud) == theirs
+    assert requests_to(sim, "POST", "/firewalls", 409) == 1
+    assert [f["name"] for f in _truth(sim, "firewalls").values()].count(FIREWALL_NAME) == 1
