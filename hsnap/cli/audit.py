@@ -20,7 +20,7 @@ from hsnap.cli.common import (
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
-from hsnap.observe.audit_report import COLUMNS, UNCOVERED_COLUMNS
+from hsnap.observe.audit_report import UNCOVERED_COLUMNS, table_columns
 from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 
@@ -54,9 +54,9 @@ def audit(
     if as_json:
         typer.echo(json.dumps(data["report"], indent=2))
     else:
-        out.print(
-            rows_table(data["table"], title=f"hsnap audit: {data['verdict']}", columns=COLUMNS)
-        )
+        columns = table_columns(data["report"]["currency"])
+        title = f"hsnap audit: {data['verdict']}"
+        out.print(rows_table(data["table"], title=title, columns=columns))
         title = data["uncovered_title"]
         out.print(rows_table(data["uncovered"], title=title, columns=UNCOVERED_COLUMNS))
     raise typer.Exit(1 if data["report"]["breaches"] else 0)

@@ -52,7 +52,7 @@ def snapshots(
     """A server's snapshots and Hetzner Backups: maker, retention reason, last proven by a drill."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.policy import check_timezone  # noqa: PLC0415
-    from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
+    from hsnap.restore.catalog import TABLE_COLUMNS, list_snapshots, table_rows  # noqa: PLC0415
     from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
     from hsnap.settings import load_settings  # noqa: PLC0415
 
@@ -67,14 +67,10 @@ def snapshots(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    cells = [
-        {k: "" if v is None else str(v) for k, v in r.to_dict().items()} | {"id": str(r.image_id)}
-        for r in rows
-    ]
-    columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
     kept = sum(1 for r in rows if r.maker == "backup")
     title = f"{found.name} (id {found.id}): {len(rows) - kept} snapshot(s), {kept} backup(s)"
-    out.print(rows_table(cells, title=title, columns=columns))
+    cells = table_rows(rows, datetime.now(UTC))
+    out.print(rows_table(cells, title=title, columns=TABLE_COLUMNS))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -177,10 +173,12 @@ def _show_replace(result: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        cells = [{k: str(v) for k, v in asdict(r).items()} for r in result.rows]
+        cells = [
+            {k: "" if v is None else str(v) for k, v in asdict(r).items()} for r in result.rows
+        ]
         columns = ("step", "target", "status", "detail")
         out.print(rows_table(cells, title=replaced(result), columns=columns))
-    for row in result.failed:  # whole, unwrapped: the table folds long messages
+    for row in result.failed:  # on stderr too, for whoever reads only that
         err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
     if result.failed or result.changed:
         raise typer.Exit(1)
@@ -239,9 +237,8 @@ def drill(
     else:
         now = datetime.now(UTC)
         title = f"drill: {report.verdict(outcomes)}"
-        out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
+        columns = report.table_columns(report.currency_of(outcomes))
+        out.print(rows_table(report.rows(outcomes, now), title=title, columns=columns))
     failed = report.failed(outcomes)
-    for o in failed:  # whole, unwrapped: the table folds long messages
-        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
     credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
     raise typer.Exit(2 if credentials else 1 if failed else 0)

@@ -45,7 +45,9 @@ def audit_snapshots(
     )
     verdict = audit_report.verdict(report)
     create_table_artifact(
-        table=audit_report.rows(report), key="audit-snapshots-report", description=verdict
+        table=audit_report.artifact_rows(report),
+        key="audit-snapshots-report",
+        description=verdict,
     )
     create_markdown_artifact(markdown=audit_report.markdown(report), key="audit-snapshots-summary")
     get_run_logger().info(verdict)

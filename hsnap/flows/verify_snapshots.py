@@ -127,7 +127,9 @@ def _publish(outcomes: list[DrillOutcome]) -> State[Any]:
     """The drill-report table and drill-summary; Failed, naming what did not boot, if any."""
     now = datetime.now(UTC)
     message = report.verdict(outcomes)
-    create_table_artifact(table=report.rows(outcomes, now), key="drill-report", description=message)
+    create_table_artifact(
+        table=report.artifact_rows(outcomes, now), key="drill-report", description=message
+    )
     create_markdown_artifact(markdown=report.markdown(outcomes, now), key="drill-summary")
     get_run_logger().info(message)
     data = {"drills": [o.to_dict() for o in outcomes]}

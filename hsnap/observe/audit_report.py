@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from hsnap.formats import age_hours, amount, money_header, names
 from hsnap.observe.audit import AuditReport, Holdings, OrphanAudit, ServerAudit
 from hsnap.observe.cost import money
+from hsnap.tables import Column
 
 COLUMNS = (
     "server",
@@ -19,39 +23,66 @@ COLUMNS = (
 )
 
 
-def _age(hours: float | None) -> str:
-    if hours is None:
-        return ""
-    if hours < 48:
-        return f"{hours:.1f}h"
-    return f"{hours / 24:.1f}d"
+def table_columns(currency: str) -> tuple[Column, ...]:
+    """The audit as the CLI shows it: the currency once, in the cost column's header."""
+    return (
+        Column("server", drop=0),
+        Column("id", drop=6, right=True),
+        Column("newest snapshot", short="newest", drop=4, right=True),
+        Column("made by", short="by", drop=5),
+        Column("age", drop=0, right=True),
+        Column("RPO", drop=0),
+        Column("snapshots", short="count", drop=3, right=True),
+        Column("GB", drop=3, right=True),
+        Column("cost/month", header=money_header("{currency}/month", currency), drop=1, right=True),
+        Column("last drill", short="drill", drop=2),
+    )
 
 
-def _held(h: Holdings, currency: str) -> dict[str, str]:
+def artifact_rows(report: AuditReport) -> list[dict[str, str]]:
+    """The rows for the Prefect table artifact: the cost column's header names the currency."""
+    header = money_header("{currency}/month", report.currency)
+    return [{(header if k == "cost/month" else k): v for k, v in r.items()} for r in rows(report)]
+
+
+_age = age_hours
+
+
+def _drilled(day: date | None, today: date) -> str:
+    if day is None:
+        return "never"
+    days = (today - day).days
+    return "today" if days <= 0 else f"{days}d ago"
+
+
+def _held(h: Holdings, today: date) -> dict[str, str]:
     return {
         "snapshots": str(h.count),
         "GB": f"{h.size_gb:.2f}",
-        "cost/month": money(h.monthly, currency),
-        "last drill": h.last_drill.isoformat() if h.last_drill else "never",
+        "cost/month": amount(h.monthly),
+        "last drill": _drilled(h.last_drill, today),
     }
 
 
-def server_row(s: ServerAudit, currency: str) -> dict[str, str]:
-    """One existing server, every cell text (Prefect table artifacts and the CLI share it)."""
+def server_row(s: ServerAudit, today: date) -> dict[str, str]:
+    """One existing server, every cell text (Prefect table artifacts and the CLI share it).
+
+    Money cells are plain amounts: the currency is in the header (:func:`table_columns`).
+    """
     maker = {True: "hsnap", False: "other", None: ""}[s.newest_by_hsnap]
     verdict = "ok" if s.meets_rpo else ("NEVER" if s.newest_image_id is None else "BREACH")
     return {
         "server": s.server,
         "id": str(s.server_id),
-        "newest snapshot": "" if s.newest_image_id is None else str(s.newest_image_id),
+        "newest snapshot": "none" if s.newest_image_id is None else str(s.newest_image_id),
         "made by": maker,
         "age": _age(s.age_hours),
         "RPO": verdict,
-        **_held(s.holdings, currency),
+        **_held(s.holdings, today),
     }
 
 
-def orphan_row(o: OrphanAudit, currency: str) -> dict[str, str]:
+def orphan_row(o: OrphanAudit, today: date) -> dict[str, str]:
     """Snapshots of a server that is gone."""
     return {
         "server": f"{o.server} (deleted)",
@@ -60,20 +91,21 @@ def orphan_row(o: OrphanAudit, currency: str) -> dict[str, str]:
         "made by": "",
         "age": "",
         "RPO": "",
-        **_held(o.holdings, currency),
+        **_held(o.holdings, today),
     }
 
 
 def rows(report: AuditReport) -> list[dict[str, str]]:
     """Every server, then every deleted server's snapshots, then the project's totals."""
+    today = report.now.date()
     total = {
         **dict.fromkeys(COLUMNS, ""),
         "server": "TOTAL",
-        **_held(report.totals, report.currency),
+        **_held(report.totals, today),
     }
     return [
-        *(server_row(s, report.currency) for s in report.servers),
-        *(orphan_row(o, report.currency) for o in report.orphans),
+        *(server_row(s, today) for s in report.servers),
+        *(orphan_row(o, today) for o in report.orphans),
         total,
     ]
 
@@ -82,10 +114,10 @@ def verdict(report: AuditReport) -> str:
     total = len(report.servers)
     if not report.breaches:
         return f"all {total} server(s) have a snapshot younger than {report.rpo_hours:g} h"
-    names = ", ".join(s.server for s in report.breaches)
+    named = names([s.server for s in report.breaches], limit=10)
     return (
         f"{len(report.breaches)} of {total} server(s) have no snapshot younger than "
-        f"{report.rpo_hours:g} h: {names}"
+        f"{report.rpo_hours:g} h: {named}"
     )
 
 
