@@ -11,7 +11,16 @@ import re
 
 import typer
 
-from hsnap.cli import audit, deployment, health, projects, restore, retention, snapshot
+from hsnap.cli import (
+    addresses,
+    audit,
+    deployment,
+    health,
+    projects,
+    restore,
+    retention,
+    snapshot,
+)
 from hsnap.cli.common import app
 
 
@@ -41,4 +50,14 @@ def reflow_help(typer_app: typer.Typer) -> None:
 
 reflow_help(app)
 
-__all__ = ["app", "audit", "deployment", "health", "projects", "restore", "retention", "snapshot"]
+__all__ = [
+    "addresses",
+    "app",
+    "audit",
+    "deployment",
+    "health",
+    "projects",
+    "restore",
+    "retention",
+    "snapshot",
+]

@@ -20,7 +20,7 @@ from hsnap.cli.common import (
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
-from hsnap.observe.audit_report import table_columns
+from hsnap.observe.audit_report import UNCOVERED_COLUMNS, table_columns
 from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 
@@ -34,7 +34,8 @@ def audit(
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Each server's newest snapshot, its age against the RPO, and what snapshots cost a month.
+    """Each server's newest snapshot, its age against the RPO, what snapshots cost a month,
+    and what they do not cover (volumes, addresses lost on delete, recipe, backups).
 
     Exit 0 when every server meets the RPO, 1 naming those that do not, 2 on bad input or
     credentials. A read-only token is enough.
@@ -56,4 +57,6 @@ def audit(
         columns = table_columns(data["report"]["currency"])
         title = f"hsnap audit: {data['verdict']}"
         out.print(rows_table(data["table"], title=title, columns=columns))
+        title = data["uncovered_title"]
+        out.print(rows_table(data["uncovered"], title=title, columns=UNCOVERED_COLUMNS))
     raise typer.Exit(1 if data["report"]["breaches"] else 0)

@@ -144,9 +144,61 @@ def markdown(report: AuditReport) -> str:
             for o in report.orphans
         ]
         lines.append("")
+    lines += uncovered_markdown(report)
     t = report.totals
     lines.append(
         f"Project: {t.count} snapshot(s), {t.size_gb:.2f} GB, {money(t.monthly, cur)} a month "
         "(net, at the API's current price per GB-month)."
     )
     return "\n".join(lines)
+
+
+#: the second table: what no snapshot covers (few, short columns: it fits 80 columns)
+UNCOVERED_COLUMNS = ("server", "volumes", "lost on delete", "recipe", "backups")
+
+
+def uncovered_row(s: ServerAudit) -> dict[str, str]:
+    """One server's part that no snapshot covers, every cell text."""
+    u = s.uncovered
+    ips = len(u.lost_ips)
+    return {
+        "server": s.server,
+        "volumes": f"{u.volumes} ({u.volume_gb:g} GB)" if u.volumes else "",
+        "lost on delete": f"{ips} IP{'s' if ips > 1 else ''}" if ips else "",
+        "recipe": {True: "yes", False: "NO", None: ""}[u.recipe],
+        "backups": f"{u.backups} (die with it)" if u.backups else "",
+    }
+
+
+def uncovered_rows(report: AuditReport) -> list[dict[str, str]]:
+    return [uncovered_row(s) for s in report.servers]
+
+
+def uncovered_title(report: AuditReport) -> str:
+    gb = report.uncovered_volume_gb
+    return f"in no snapshot: {gb:g} GB of attached volumes"
+
+
+def uncovered_markdown(report: AuditReport) -> list[str]:
+    """The markdown section: what snapshots do not cover, per server, and the volume total."""
+    lines = ["## What snapshots do not cover", ""]
+    for s in report.servers:
+        u, parts = s.uncovered, []
+        if u.volumes:
+            parts.append(f"{u.volumes} attached volume(s), {u.volume_gb:g} GB: in no snapshot")
+        if u.lost_ips:
+            parts.append(
+                f"Primary IPs deleted with the server (auto_delete on): {', '.join(u.lost_ips)}"
+                " (`hsnap keep-addresses` keeps them)"
+            )
+        if u.recipe is False:
+            parts.append("newest snapshot has no recipe: `restore --replace` cannot rewire it")
+        if u.backups:
+            newest = u.newest_backup.strftime("%Y-%m-%d %H:%M UTC") if u.newest_backup else "?"
+            parts.append(f"{u.backups} Hetzner Backup(s), newest {newest}: deleted with the server")
+        if parts:
+            lines.append(f"- **{s.server}** (id {s.server_id}): " + "; ".join(parts))
+    if len(lines) == 2:
+        lines.append("Nothing: no volumes, no addresses lost on delete, every recipe recorded.")
+    lines += ["", f"Total: {uncovered_title(report)}.", ""]
+    return lines

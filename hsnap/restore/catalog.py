@@ -1,5 +1,6 @@
 """``hsnap snapshots SERVER``: a server's snapshots, who made them, why retention keeps them,
-and when a drill last proved them."""
+and when a drill last proved them; and its Hetzner Backups (recovery points too, ``restore
+--image`` takes them, but they are deleted with the server)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from hsnap.cloud.client import Cloud
+from hsnap.cloud.ties import backups
 from hsnap.errors import ConfigError
 from hsnap.formats import age_since
 from hsnap.models import ServerDetails
@@ -18,6 +20,7 @@ from hsnap.retention.prune import plan_prune
 from hsnap.tables import Column
 
 NOT_OURS = "not hsnap's: never pruned"
+BACKUP = "Hetzner Backup: 7 kept; deleted WITH the server"
 
 #: ``hsnap snapshots`` as a table (see hsnap.tables): what gives way first at 80 columns
 TABLE_COLUMNS = (
@@ -56,6 +59,7 @@ def list_snapshots(
     if server is None:
         raise ConfigError(f"no server named {name!r} in this project")
     images = [i for i in cloud.find_images() if made_from(i, server.id)]
+    kept = [b for b in backups(cloud) if b.created_from_id == server.id]
     plan = plan_prune(cloud, policy, now=now, timezone=timezone, only_servers=[server.id])
     reasons = {r.image_id: r.reason for r in plan}
     rows = [
@@ -70,6 +74,19 @@ def list_snapshots(
             last_proven=str(verified_on(i.labels) or "never"),
         )
         for i in images
+    ]
+    rows += [
+        SnapshotRow(
+            image_id=b.id,
+            created=b.created.isoformat() if b.created else "",
+            size_gb=b.image_size,
+            status=b.status,
+            maker="backup",
+            description=b.description,
+            retention=BACKUP,
+            last_proven=str(verified_on(b.labels) or "never"),
+        )
+        for b in kept
     ]
     rows.sort(key=lambda r: (r.created, r.image_id), reverse=True)
     return server, rows
