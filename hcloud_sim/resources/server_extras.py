@@ -28,7 +28,7 @@ from hcloud_sim.lifecycle import BOOT_FAILED
 from hcloud_sim.query import Reply, Request, Route, path_id
 from hcloud_sim.render import render_action
 from hcloud_sim.resources import Family, ssh_keys
-from hcloud_sim.resources.family_kit import action_routes
+from hcloud_sim.resources.kit import action_routes
 from hcloud_sim.resources.load_balancers.metrics import series_reply
 
 if TYPE_CHECKING:
