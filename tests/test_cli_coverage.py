@@ -23,11 +23,11 @@ def test_audit_shows_uncovered_volumes_within_80_columns(hsnap_env: HsnapEnv) ->
     hsnap_env(_world(), token="sim-readonly")
     result = invoke("audit")
     assert result.exit_code == 0, result.output
-    assert "in no snapshot: 520 GB of attached volumes" in result.stdout
-    table = result.stdout[result.stdout.index("in no snapshot") :]
-    assert "2 (520 GB)" in table
-    assert "3 (die with it)" in table
-    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "Not covered by any snapshot: 520 GB of attached volumes." in result.stdout
+    summary = result.stdout[result.stdout.index("Not covered") :]
+    assert "volumes, in no snapshot: web-1 (520 GB)" in summary
+    assert "Hetzner Backups, deleted with their server: web-1 (3)" in summary
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
     report = json.loads(invoke("audit", "--json").stdout)
     assert report["totals"]["uncovered_volume_gb"] == 520.0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Annotated
 
 import typer
@@ -20,7 +21,7 @@ from hsnap.cli.common import (
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
-from hsnap.observe.audit_report import UNCOVERED_COLUMNS, table_columns
+from hsnap.observe.audit_report import table_columns
 from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 
@@ -57,6 +58,15 @@ def audit(
         columns = table_columns(data["report"]["currency"])
         title = f"hsnap audit: {data['verdict']}"
         out.print(rows_table(data["table"], title=title, columns=columns))
-        title = data["uncovered_title"]
-        out.print(rows_table(data["uncovered"], title=title, columns=UNCOVERED_COLUMNS))
+        for line in data["uncovered"]:  # wrapped, not cut: the names are the point
+            out.print(
+                textwrap.fill(
+                    line,
+                    out.width,
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                ),
+                highlight=False,
+            )
     raise typer.Exit(1 if data["report"]["breaches"] else 0)

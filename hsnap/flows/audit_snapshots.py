@@ -55,8 +55,7 @@ def audit_snapshots(
         "report": report.to_dict(),
         "table": audit_report.rows(report),
         "verdict": verdict,
-        "uncovered": audit_report.uncovered_rows(report),
-        "uncovered_title": audit_report.uncovered_title(report),
+        "uncovered": audit_report.uncovered_summary(report),
     }
     if report.breaches:
         return Failed(message=verdict, data=data)

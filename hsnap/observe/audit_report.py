@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from hsnap.formats import age_hours, amount, money_header, names
@@ -154,29 +155,44 @@ def markdown(report: AuditReport) -> str:
 
 
 #: the second table: what no snapshot covers (few, short columns: it fits 80 columns)
-UNCOVERED_COLUMNS = ("server", "volumes", "lost on delete", "recipe", "backups")
-
-
-def uncovered_row(s: ServerAudit) -> dict[str, str]:
-    """One server's part that no snapshot covers, every cell text."""
-    u = s.uncovered
-    ips = len(u.lost_ips)
-    return {
-        "server": s.server,
-        "volumes": f"{u.volumes} ({u.volume_gb:g} GB)" if u.volumes else "",
-        "lost on delete": f"{ips} IP{'s' if ips > 1 else ''}" if ips else "",
-        "recipe": {True: "yes", False: "NO", None: ""}[u.recipe],
-        "backups": f"{u.backups} (die with it)" if u.backups else "",
-    }
-
-
-def uncovered_rows(report: AuditReport) -> list[dict[str, str]]:
-    return [uncovered_row(s) for s in report.servers]
-
-
 def uncovered_title(report: AuditReport) -> str:
     gb = report.uncovered_volume_gb
     return f"in no snapshot: {gb:g} GB of attached volumes"
+
+
+def uncovered_summary(report: AuditReport) -> list[str]:
+    """What no snapshot covers, a few lines for the whole fleet (per server: --json, artifact).
+
+    One line per kind, naming the first servers: a 200-server audit stays one table plus these.
+    """
+    servers = report.servers
+
+    def who(found: list[ServerAudit], label: Callable[[ServerAudit], str]) -> str:
+        if len(found) == len(servers) > 1:
+            return f"all {len(servers)} servers"
+        return names([label(s) for s in found])
+
+    gb = report.uncovered_volume_gb
+    volumes = [s for s in servers if s.uncovered.volumes]
+    losing = [s for s in servers if s.uncovered.lost_ips]
+    no_recipe = [s for s in servers if s.uncovered.recipe is False]
+    backed_up = [s for s in servers if s.uncovered.backups]
+    lines = ["Not covered by any snapshot:" + (f" {gb:g} GB of attached volumes." if gb else "")]
+    if volumes:
+        text = who(volumes, lambda s: f"{s.server} ({s.uncovered.volume_gb:g} GB)")
+        lines.append(f"  volumes, in no snapshot: {text}")
+    if losing:
+        text = who(losing, lambda s: s.server)
+        lines.append(f"  addresses released if deleted: {text} (hsnap keep-addresses keeps them)")
+    if no_recipe:
+        text = who(no_recipe, lambda s: s.server)
+        lines.append(f"  newest snapshot lacks the recipe restore --replace needs: {text}")
+    if backed_up:
+        text = who(backed_up, lambda s: f"{s.server} ({s.uncovered.backups})")
+        lines.append(f"  Hetzner Backups, deleted with their server: {text}")
+    if len(lines) == 1:
+        lines[0] += " nothing (no volumes, addresses kept, recipes recorded)."
+    return lines
 
 
 def uncovered_markdown(report: AuditReport) -> list[str]:

@@ -12,7 +12,7 @@ from hcloud_sim import SimulatorServer
 from hsnap.cloud.ties import surroundings
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.observe.audit import AuditReport, audit
-from hsnap.observe.audit_report import uncovered_markdown, uncovered_rows, uncovered_title
+from hsnap.observe.audit_report import uncovered_markdown, uncovered_summary
 from hsnap.observe.coverage import carries_replace_recipe
 from hsnap.restore.addresses import keep_addresses
 from hsnap.restore.catalog import BACKUP, list_snapshots
@@ -92,15 +92,12 @@ def test_the_audit_says_what_snapshots_do_not_cover(sim: SimulatorServer) -> Non
     assert "2 attached volume(s), 520 GB: in no snapshot" in text
     assert "3 Hetzner Backup(s)" in text
     assert "db-1** (id 100002): newest snapshot has no recipe" in text
-    assert uncovered_title(report) == "in no snapshot: 520 GB of attached volumes"
-    rows = {r["server"]: r for r in uncovered_rows(report)}
-    assert rows["web-1"] == {
-        "server": "web-1",
-        "volumes": "2 (520 GB)",
-        "lost on delete": "2 IPs",
-        "recipe": "yes",
-        "backups": "3 (die with it)",
-    }
+    summary = uncovered_summary(report)
+    assert summary[0] == "Not covered by any snapshot: 520 GB of attached volumes."
+    assert "  volumes, in no snapshot: web-1 (520 GB)" in summary
+    assert "  newest snapshot lacks the recipe restore --replace needs: db-1" in summary
+    assert "  Hetzner Backups, deleted with their server: web-1 (3)" in summary
+    assert any(line.startswith("  addresses released if deleted:") for line in summary)
 
 
 @pytest.mark.parametrize(
