@@ -38,7 +38,7 @@ from hcloud_sim.control_bodies import ClockBody, LockBody, RateLimitBody, ResetB
 from hcloud_sim.errors import ApiError, invalid_body, invalid_field
 from hcloud_sim.faults import FaultRule
 from hcloud_sim.scenarios import ScenarioAccess, ScenarioError
-from hcloud_sim.state import Simulator
+from hcloud_sim.state import SeedError, Simulator
 from hcloud_sim.wire import is_loopback_host, json_object
 
 Result = tuple[int, dict[str, Any] | None]
@@ -147,7 +147,10 @@ def _reset(call: Call) -> Result:
             scenario = call.gate.scenarios.load(body.scenario)
         except ScenarioError as exc:
             raise invalid_field("scenario", str(exc)) from None
-    call.sim.reset(scenario, body.time_scale)
+    try:
+        call.sim.reset(scenario, body.time_scale)
+    except SeedError as exc:  # the previous world is still there, untouched
+        raise invalid_field("scenario", str(exc)) from None
     return 200, {"status": "reset", "scenario": call.sim.scenario.name}
 
 

@@ -25,7 +25,7 @@ from hcloud_sim.control import ControlGate, handle_control
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultRule
 from hcloud_sim.query import Reply, Request, Route
-from hcloud_sim.routes import ROUTES, resolve
+from hcloud_sim.routes import allowed_methods, resolve
 from hcloud_sim.state import Simulator
 from hcloud_sim.wire import check_field_lengths, check_ids, content_length, json_object
 
@@ -267,9 +267,7 @@ def _resolve(method: str, path: str, headers: dict[str, str]) -> tuple[Route, di
         return resolve(method, path)
     except ApiError as exc:
         if exc.code == "method_not_allowed":
-            headers["Allow"] = ", ".join(
-                sorted({r.method for r in ROUTES if r.pattern.match(path)})
-            )
+            headers["Allow"] = ", ".join(allowed_methods(path))
         raise
 
 

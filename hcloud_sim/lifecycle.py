@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.catalog import ServerTypeSpec
 from hcloud_sim.errors import ApiError, invalid_field
@@ -41,6 +41,8 @@ class NewServer:
     location: str | int | None = None
     labels: dict[str, str] | None = None
     start_after_create: bool = True
+    #: the whole request body, for a family field that depends on another (``resources.public``)
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,22 +7,22 @@ state at the current simulated time. Actions end through scheduled events, never
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from hcloud_labels import Selector
+from hcloud_sim import actions
+from hcloud_sim.actions import Effect, Resource
 from hcloud_sim.errors import ApiError
 from hcloud_sim.faults import FaultSet
-from hcloud_sim.model import Action, Duration, ErrorPair, Image, Server, TokenBucket
+from hcloud_sim.model import Action, Duration, Image, Server, TokenBucket
 from hcloud_sim.spec import ProjectSpec
 
 if TYPE_CHECKING:
     from hcloud_sim.state import Simulator
 
-Effect = Callable[[float], None]
 T = TypeVar("T")
-#: (id, kind) of a resource, as in an action's ``resources``
-Resource = tuple[int, str]
+__all__ = ["Effect", "Project", "Resource"]
 
 
 class Project:
@@ -100,8 +100,13 @@ class Project:
         if name is not None and name != server.name:
             self.ensure_name_free(name)
             server.name = name
-        if labels is not None:
-            server.labels = dict(labels)
+        if labels is not None and labels != server.labels:
+            before, server.labels = server.labels, dict(labels)
+            from hcloud_sim.resources import families  # noqa: PLC0415 -- families import us
+
+            for family in families():
+                if family.on_server_relabelled is not None:
+                    family.on_server_relabelled(self, server, before)
         return server
 
     def ensure_name_free(self, name: str) -> None:
@@ -132,163 +137,16 @@ class Project:
         server_type = self.catalog.server_type(server.server_type)
         return server_type.architecture if server_type is not None else "x86"
 
-    # -- actions ---------------------------------------------------------------------------
+    # -- actions and locks (hcloud_sim/actions.py) ------------------------------------------
 
-    def action(self, action_id: int) -> Action:
-        action = self.actions.get(action_id)
-        if action is None:
-            raise ApiError("not_found", f"action with ID '{action_id}' not found")
-        return action
-
-    def server_actions(self, server_id: int, statuses: Iterable[str] = ()) -> list[Action]:
-        if server_id not in self.servers:
-            raise ApiError("not_found", f"server with ID '{server_id}' not found")
-        wanted = set(statuses)
-        return [
-            a
-            for a in self.actions.values()
-            if (server_id, "server") in a.resources and (not wanted or a.status in wanted)
-        ]
-
-    def begin(
-        self,
-        server: Server,
-        command: str,
-        *,
-        duration: float | None,
-        error: ErrorPair | None = None,
-        on_success: Effect | None = None,
-        on_error: Effect | None = None,
-        extra: Iterable[tuple[int, str]] = (),
-        started: float | None = None,
-        queued: bool = False,
-    ) -> Action:
-        """Start an action that locks ``server``; 423 locked if another action holds the lock.
-
-        ``queued``: a follow-up the API starts together with a first action (``next_actions``),
-        so it shares the lock instead of being refused by it.
-        """
-        if server.lock_holders and not queued:
-            raise ApiError("locked", "cannot perform operation because server is locked")
-        now = self.sim.clock.now() if started is None else started
-        action = Action(
-            id=self.sim.next_id("action"),
-            command=command,
-            started=now,
-            duration=duration,
-            resources=[(server.id, "server"), *extra],
-            planned_error=error,
-            locks_server=server.id,
-        )
-        self.actions[action.id] = action
-        server.lock_holders.add(action.id)
-
-        def finish(t: float) -> None:
-            self._finishers.pop(action.id, None)
-            if action.status != "running":
-                return
-            self._finish(action, t, action.planned_error)
-            effect = on_error if action.planned_error else on_success
-            if effect is not None:
-                effect(t)
-
-        self._finishers[action.id] = finish
-        if duration is not None:
-            self.sim.schedule(now + duration, finish)
-        return action
-
-    def is_locked(self, resource: Resource) -> bool:
-        if resource[1] == "server":
-            server = self.servers.get(resource[0])
-            return server is not None and bool(server.lock_holders)
-        return bool(self.locks.get(resource))
-
-    def begin_on(
-        self,
-        command: str,
-        resources: list[Resource],
-        *,
-        locks: list[Resource] | None = None,
-        duration: float | None,
-        error: ErrorPair | None = None,
-        on_success: Effect | None = None,
-        on_error: Effect | None = None,
-    ) -> Action:
-        """Start an action on any resources, holding the lock of ``locks`` (default: all of them).
-
-        423 ``locked`` names the first locked resource's kind, as the API does
-        ("cannot perform operation because volume is locked"). Servers are locked the same way
-        ``begin`` locks them, so a volume attach and a snapshot of its server exclude each other.
-        """
-        held = list(resources if locks is None else locks)
-        for resource in held:
-            if self.is_locked(resource):
-                kind = resource[1].replace("_", " ")
-                raise ApiError("locked", f"cannot perform operation because {kind} is locked")
-        now = self.sim.clock.now()
-        action = Action(
-            id=self.sim.next_id("action"),
-            command=command,
-            started=now,
-            duration=duration,
-            resources=list(resources),
-            planned_error=error,
-            locks=tuple(held),
-        )
-        self.actions[action.id] = action
-        for resource in held:
-            if resource[1] == "server":
-                self.servers[resource[0]].lock_holders.add(action.id)
-            else:
-                self.locks.setdefault(resource, set()).add(action.id)
-
-        def finish(t: float) -> None:
-            self._finishers.pop(action.id, None)
-            if action.status != "running":
-                return
-            self._finish(action, t, action.planned_error)
-            effect = on_error if action.planned_error else on_success
-            if effect is not None:
-                effect(t)
-
-        self._finishers[action.id] = finish
-        if duration is not None:
-            self.sim.schedule(now + duration, finish)
-        return action
-
-    def finish_action(self, action_id: int) -> Action:
-        """End a running action now as planned (success or its planned error), with effects."""
-        action = self.action(action_id)
-        finish = self._finishers.pop(action_id, None)
-        if action.status == "running" and finish is not None:
-            finish(self.sim.clock.now())
-        return action
-
-    def _finish(self, action: Action, t: float, error: ErrorPair | None) -> None:
-        action.status = "error" if error else "success"
-        action.error = error
-        action.finished = t
-        server = self.servers.get(action.locks_server or 0) or self.deleted_servers.get(
-            action.locks_server or 0
-        )
-        if server is not None:
-            server.lock_holders.discard(action.id)
-        for resource in action.locks:
-            holders = self.locks.get(resource)
-            if resource[1] == "server":
-                owner = self.servers.get(resource[0]) or self.deleted_servers.get(resource[0])
-                if owner is not None:
-                    owner.lock_holders.discard(action.id)
-            elif holders is not None:
-                holders.discard(action.id)
-                if not holders:
-                    del self.locks[resource]
-        for resource_id, kind in action.resources:
-            image = self.images.get(resource_id) if kind == "image" else None
-            if image is not None and image.creating_action == action.id:
-                image.creating_action = None
-                if action.status == "error":
-                    image.status = "unavailable"
+    action = actions.action
+    server_actions = actions.server_actions
+    begin = actions.begin
+    is_locked = actions.is_locked
+    begin_on = actions.begin_on
+    finish_action = actions.finish_action
+    _finish = actions.end
+    instant_action = actions.instant_action
 
     # -- images ----------------------------------------------------------------------------
 
@@ -415,18 +273,3 @@ class Project:
         if delete is not None:
             image.protection_delete = delete
         return self.instant_action("change_protection", [(image.id, "image")])
-
-    def instant_action(self, command: str, resources: list[tuple[int, str]]) -> Action:
-        """An action that is over as soon as it is made (e.g. change_protection)."""
-        now = self.sim.clock.now()
-        action = Action(
-            id=self.sim.next_id("action"),
-            command=command,
-            started=now,
-            duration=0.0,
-            resources=resources,
-            status="success",
-            finished=now,
-        )
-        self.actions[action.id] = action
-        return action

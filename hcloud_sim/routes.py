@@ -7,6 +7,7 @@ envelope and headers is the HTTP layer's job.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hcloud_sim import lifecycle, resources, routes_catalog, routes_servers
@@ -236,16 +237,30 @@ ROUTES: tuple[Route, ...] = (
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 
 
+def _matching(path: str) -> list[tuple[Route, re.Match[str]]]:
+    """The routes whose template fits ``path``, the most literal ones only.
+
+    A literal segment wins over a placeholder: ``/servers/actions`` is the action list, not a
+    server whose id is ``actions`` (so ``DELETE /servers/actions`` is 405, not a bad id).
+    """
+    found = [(r, m) for r, pattern in _COMPILED if (m := pattern.match(path)) is not None]
+    if not found:
+        return []
+    fewest = min(r.template.count("{") for r, _ in found)
+    return [(r, m) for r, m in found if r.template.count("{") == fewest]
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods ``path`` takes (the ``Allow`` header of a 405)."""
+    return sorted({r.method for r, _ in _matching(path)})
+
+
 def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
     """The route for a request, or 404 not_found / 405 method_not_allowed."""
-    path_known = False
-    for route, pattern in _COMPILED:
-        m = pattern.match(path)
-        if m is None:
-            continue
-        path_known = True
+    found = _matching(path)
+    for route, m in found:
         if route.method == method:
             return route, m.groupdict()
-    if path_known:
+    if found:
         raise ApiError("method_not_allowed", f"method {method} is not allowed on {path}")
     raise ApiError("not_found", f"no such endpoint: {method} /v1{path}")

@@ -81,6 +81,7 @@ def create_server(req: Request) -> Reply:
         location=_location(req),
         labels=body_labels(req),
         start_after_create=_flag(req.body, "start_after_create", True),
+        body=req.body,
     )
     created = lifecycle.create_server(req.project, new, _family_fields(req, new))
     return Reply(

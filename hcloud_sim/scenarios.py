@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from hcloud_sim.errors import validation_problems
+from hcloud_sim.scenario_wired import wired
 from hcloud_sim.seed import check_project
 from hcloud_sim.spec import Scenario
 
@@ -199,6 +200,7 @@ BUILTINS: dict[str, Callable[[], dict[str, Any]]] = {
     "demo": demo,
     "faults": faults,
     "large": large,
+    "wired": wired,
     "empty": lambda: {"name": "empty", "description": "one project, no servers"},
 }
 

@@ -43,6 +43,23 @@ _ID_BASES = {
 }
 
 
+#: what ``_build`` replaces: ``reset`` puts these back when a build fails
+_WORLD = (
+    "scenario",
+    "_scale_override",
+    "clock",
+    "_events",
+    "_seq",
+    "_ids",
+    "projects",
+    "tokens",
+)
+
+
+class SeedError(ValueError):
+    """A scenario passed validation but a family's seed refused it while building the world."""
+
+
 class Simulator:
     """A stateful Hetzner Cloud API world built from a scenario."""
 
@@ -87,14 +104,27 @@ class Simulator:
             fn(at)
 
     def reset(self, scenario: Scenario | None = None, time_scale: float | None = None) -> None:
-        """Back to the scenario's initial state (optionally another scenario); counters cleared."""
+        """Back to the scenario's initial state (optionally another scenario); counters cleared.
+
+        All or nothing: if the new world cannot be built (a family's seed refuses the scenario),
+        ``SeedError`` is raised and the previous world, scenario, clock and counters stay as they
+        were (the new world is built beside the old one, which is never touched).
+        """
         with self.lock:
+            before = {name: getattr(self, name) for name in _WORLD}
             if scenario is not None:
                 self.scenario = scenario
             if time_scale is not None:
                 self._scale_override = time_scale
+            try:
+                self._build()
+            except Exception as exc:
+                refused = self.scenario.name
+                for name, value in before.items():
+                    setattr(self, name, value)
+                message = exc.message if isinstance(exc, ApiError) else str(exc)
+                raise SeedError(f"scenario {refused!r} cannot be built: {message}") from exc
             self.stats.clear()
-            self._build()
 
     def authenticate(self, token: str | None) -> tuple[Project, bool]:
         """(project, readonly) for a bearer token, or the API's 401."""

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from hsnap.events import ProgressEvent, subscribe
 from hsnap.models import RunReport
 from hsnap.snapshot import report as reporting
+from hsnap.tables import Column, FittedTable
 
-_STYLE = {
-    "waiting": "yellow",
-    "creating": "cyan",
-    "snapshotting": "blue",
-    "succeeded": "green",
-    "failed": "red",
-    "retrying": "magenta",
-    "left-off": "bold red",
-    "stopping": "yellow",
-    "planned": "dim",
-}
+#: the live table: every column stays; a long detail is clipped, it changes every second anyway
+LIVE_COLUMNS = (
+    Column("server", drop=0),
+    Column("state", drop=0),
+    Column("%", drop=0, right=True),
+    Column("detail", drop=0),
+)
 
 
 def _nothing() -> None:
@@ -68,7 +63,7 @@ class LiveProgress:
         ]
         return FittedTable(
             table,
-            ("server", "state", "%", "detail"),
+            LIVE_COLUMNS,
             title="hsnap: snapshots in progress",
             caption=f"{done} of {len(rows)} seen done",
             style_key="state",
@@ -92,109 +87,14 @@ class LiveProgress:
             live.stop()
 
 
-#: columns of free text: when the table cannot fit with them, they move below it
-TEXT_COLUMNS = frozenset({"error", "detail", "reason", "result"})
-
-
-class FittedTable:
-    """Rows as a table that reads at any width (80-column terminals, pipes, cron mail).
-
-    No word is ever split: every column is at least as wide as its longest word and cells wrap
-    only at spaces. When the table cannot fit so, the text columns move below it, one line per
-    row; when even that cannot fit, each row is listed as ``column: value`` lines.
-    """
-
-    def __init__(
-        self,
-        rows: list[dict[str, str]],
-        columns: tuple[str, ...],
-        *,
-        title: str | None = None,
-        caption: str | None = None,
-        style_key: str = "status",
-    ) -> None:
-        self.rows = rows
-        self.columns = columns
-        self.title = title
-        self.caption = caption
-        self.style_key = style_key
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
-        widths = self._widths(self.columns, width)
-        if widths is not None:
-            yield self._table(self.columns, widths)
-            return
-        narrow = tuple(c for c in self.columns if c not in TEXT_COLUMNS)
-        widths = self._widths(narrow, width) if narrow != self.columns else None
-        if widths is not None:
-            yield self._table(narrow, widths)
-            for row in self.rows:
-                for column in self.columns:
-                    if column in TEXT_COLUMNS and row.get(column):
-                        yield Text(f"{row[self.columns[0]]}: {column}: {row[column]}")
-            return
-        yield from self._stacked()
-
-    def _style(self, row: dict[str, str]) -> str:
-        return _STYLE.get(row.get(self.style_key, ""), "")
-
-    def _table(self, columns: tuple[str, ...], widths: list[int]) -> Table:
-        table = Table(title=self.title, caption=self.caption, box=None, pad_edge=False)
-        for column, width in zip(columns, widths, strict=True):
-            table.add_column(column, width=width, overflow="fold")
-        for row in self.rows:
-            table.add_row(*(row.get(c, "") for c in columns), style=self._style(row))
-        return table
-
-    def _widths(self, columns: tuple[str, ...], width: int) -> list[int] | None:
-        """Column widths that fit ``width`` with no word split; None when there are none.
-
-        Each column starts at its longest line; the widest column that can still shrink (is
-        wider than its longest word) gives up a character until the table fits.
-        """
-        cells = [[c, *(row.get(c, "") for row in self.rows)] for c in columns]
-        least = [max(_longest_word(v) for v in c) for c in cells]
-        widths = [max(len(v) for v in c) for c in cells]
-        room = width - _GAP * (len(columns) - 1)
-        if sum(least) > room:
-            return None
-        while sum(widths) > room:
-            shrinkable = [i for i, w in enumerate(widths) if w > least[i]]
-            widest = max(shrinkable, key=lambda i: widths[i])
-            widths[widest] -= 1
-        return widths
-
-    def _stacked(self) -> RenderResult:
-        if self.title:
-            yield Text(self.title, style="bold")
-        for row in self.rows:
-            filled = [c for c in self.columns if row.get(c)]
-            if not filled:
-                continue
-            first, *rest = filled
-            yield Text(row[first], style=f"bold {self._style(row)}".strip())
-            for column in rest:
-                yield Text(f"  {column}: {row[column]}")
-        if self.caption:
-            yield Text(self.caption, style="dim")
-
-
-#: characters between two columns (a table without box, padding 1 on each side between cells)
-_GAP = 2
-
-
-def _longest_word(text: str) -> int:
-    return max((len(word) for word in text.split()), default=0)
-
-
 def rows_table(
     rows: list[dict[str, str]],
     title: str = "report",
-    columns: tuple[str, ...] = reporting.COLUMNS,
+    columns: Sequence[Column | str] = reporting.TABLE_COLUMNS,
+    caption: str | None = None,
 ) -> FittedTable:
     """A table of text rows (a report read back from Prefect, a prune plan)."""
-    return FittedTable(rows, reporting.shown_columns(rows, columns), title=title)
+    return FittedTable(rows, columns, title=title, caption=caption)
 
 
 def report_table(result: RunReport) -> FittedTable:

@@ -5,12 +5,18 @@ The document is ``../shared/hcloud-openapi.json`` beside the repository (or
 Two deviations of Hetzner's file from OpenAPI 3.1 are normalised before loading: response keys
 ``4xx``/``5xx`` become ``4XX``/``5XX``, and the server URL becomes ``/v1`` so that requests to a
 loopback simulator resolve to the same paths.
+
+The API has moved on since the document was written: ``POST_DOCUMENT_CHANGES`` lists each change
+the simulator follows (with its source), and each one rewrites the document before it is loaded,
+so those exchanges are still validated, against the API as it is now, never skipped.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +33,80 @@ def spec_path() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "hcloud-openapi.json"
 
 
+Document = dict[str, Any]
+
+
+def _json_body(operation: Document) -> Document:
+    schema: Document = operation["requestBody"]["content"]["application/json"]["schema"]
+    return schema
+
+
+def _lb_delete_answers_action(document: Document) -> None:
+    """DELETE /load_balancers/{id}: 200 with ``{"action"}`` (as DELETE /servers/{id}), not 204."""
+    answer = document["paths"]["/servers/{id}"]["delete"]["responses"]["200"]
+    responses = document["paths"]["/load_balancers/{id}"]["delete"]["responses"]
+    responses.pop("204", None)
+    responses["200"] = copy.deepcopy(answer)
+
+
+def _lb_create_takes_primary_ips(document: Document) -> None:
+    """POST /load_balancers ``public_net: {ipv4, ipv6}``: ids of existing Primary IPs."""
+    primary_id = {"type": ["integer", "null"], "format": "int64", "minimum": 1}
+    _json_body(document["paths"]["/load_balancers"]["post"])["properties"]["public_net"] = {
+        "type": "object",
+        "properties": {"ipv4": primary_id, "ipv6": primary_id},
+        "additionalProperties": False,
+    }
+
+
+def _primary_ip_held_by_lb(document: Document) -> None:
+    """A Primary IP's ``assignee_type`` may be ``load_balancer`` (one a load balancer holds)."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found = node.get("properties", {}).get("assignee_type")
+            if isinstance(found, dict) and found.get("enum") == ["server"]:
+                found["enum"] = ["server", "load_balancer"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path, item in document["paths"].items():
+        if path.startswith("/primary_ips"):
+            for method in ("get", "put"):
+                if method in item:
+                    walk(item[method]["responses"])
+            if "post" in item:
+                walk(item["post"]["responses"])
+
+
+#: (what changed, where it is announced, how the document is brought up to date). Keep short:
+#: every entry is a place where the simulator deliberately answers other than the document.
+POST_DOCUMENT_CHANGES: tuple[tuple[str, str, Callable[[Document], None]], ...] = (
+    (
+        "Deleting a Load Balancer returns an Action",
+        "Hetzner changelog 2026-10-05; hcloud-python 2.27.0, hcloud-go 2.52.0",
+        _lb_delete_answers_action,
+    ),
+    (
+        "Load Balancers can use existing Primary IPs (POST /load_balancers public_net)",
+        "Hetzner changelog 2026-10-05; hcloud-python 2.27.0 LoadBalancerCreatePublicNetwork",
+        _lb_create_takes_primary_ips,
+    ),
+    (
+        "A Primary IP held by a Load Balancer shows assignee_type load_balancer",
+        "Hetzner changelog 2026-10-05 (Primary IPs assigned for the Load Balancer's lifetime)",
+        _primary_ip_held_by_lb,
+    ),
+)
+
+
 def load_openapi(path: Path) -> OpenAPI:
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    for _, _, bring_up_to_date in POST_DOCUMENT_CHANGES:
+        bring_up_to_date(document)
     document["servers"] = [{"url": "/v1"}]
     for item in document["paths"].values():
         for operation in item.values():

@@ -38,7 +38,9 @@ class ServerField:
     """A field of ``POST /servers`` that a family owns (``networks``, ``volumes``, ...).
 
     ``prepare(project, value, new, location)`` runs before the server exists, with the body's value
-    (never None; ``default`` when the body lacks it) and the location the server will be in; it
+    (never None; ``default`` when the body lacks it) and the location the server will be in
+    (``new.body`` is the whole body, for a field that depends on another; ``public(new)`` says
+    whether the server gets a public interface); it
     raises ``ApiError`` (422 ``invalid_input`` naming the field, 404, ...) to refuse the whole
     request, so that a refused request changes nothing. It returns what to do once the server
     exists, or None.
@@ -61,6 +63,8 @@ class Family:
     server_view: Callable[[Project, Server, dict[str, Any]], None] | None = None
     #: the server is gone (API delete or control plane): detach, unassign, delete what dies with it
     on_server_deleted: Callable[[Project, Server], None] | None = None
+    #: ``PUT /servers/{id}`` changed the server's labels (the old ones given): selectors re-match
+    on_server_relabelled: Callable[[Project, Server, dict[str, str]], None] | None = None
     #: the family's section of a project in a scenario file (key = ``name``), and how it is seeded
     section: type[BaseModel] | None = None
     seed: Callable[[Project, Any], None] | None = None
@@ -93,3 +97,12 @@ def server_fields() -> dict[str, ServerField]:
 def sections() -> dict[str, type[BaseModel]]:
     """Scenario keys a project may carry beside ``servers`` and ``images``, with their models."""
     return {f.name: f.section for f in families() if f.section is not None}
+
+
+def public(new: NewServer) -> bool:
+    """Whether a server made from ``new`` gets a public interface: ``public_net`` does not turn
+    off both IPv4 and IPv6 (a malformed ``public_net`` counts as public; its family refuses it)."""
+    public_net = new.body.get("public_net")
+    if not isinstance(public_net, dict):
+        return True
+    return public_net.get("enable_ipv4") is not False or public_net.get("enable_ipv6") is not False

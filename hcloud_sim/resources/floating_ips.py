@@ -33,9 +33,8 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.render import render_action
-from hcloud_sim.resources import Family
-from hcloud_sim.resources import address_kit as kit
-from hcloud_sim.resources.address_kit import IpType
+from hcloud_sim.resources import Family, addresses, kit
+from hcloud_sim.resources.addresses import IpType
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Action, Server
@@ -83,7 +82,7 @@ def _render(project: Project, ip: FloatingIp) -> dict[str, Any]:
         "ip": ip.ip,
         "type": ip.type,
         "server": ip.server,
-        "dns_ptr": kit.render_ptrs(ip.type, ip.ip, ip.dns),
+        "dns_ptr": addresses.render_ptrs(ip.type, ip.ip, ip.dns),
         "home_location": project.catalog.render_location(ip.home_location),
         "blocked": False,
         "protection": {"delete": ip.protection_delete},
@@ -107,7 +106,7 @@ def _make(
         id=fid,
         name=name or f"floating_ip-{fid}",
         type=kind,
-        ip=kit.new_address(kind, kit.FLOATING, fid - 1_300_000),
+        ip=addresses.new_address(kind, addresses.FLOATING, fid - 1_300_000),
         home_location=home,
         created=project.sim.clock.now(),
         description=description,
@@ -163,7 +162,7 @@ def _list(req: Request) -> Reply:
 def _create(req: Request) -> Reply:
     p = req.project
     kind = body_str(req, "type")
-    if kind not in kit.IP_TYPES:
+    if kind not in addresses.IP_TYPES:
         raise invalid_field("type", "is required: ipv4 or ipv6")
     name, description = body_str(req, "name"), body_str(req, "description")
     labels = body_labels(req)
@@ -174,7 +173,7 @@ def _create(req: Request) -> Reply:
     if home is None and server is None:
         raise invalid_field("home_location", "is required unless server is given")
     if name is not None:
-        kit.ensure_unique(name, (i.name for i in _ips(p).values()))
+        kit.ensure_unique((i.name for i in _ips(p).values()), name)
     ip = _make(
         p,
         "ipv4" if kind == "ipv4" else "ipv6",
@@ -200,7 +199,7 @@ def _update(req: Request) -> Reply:
     name, description = body_str(req, "name"), body_str(req, "description")
     labels = body_labels(req)
     if name is not None and name != ip.name:
-        kit.ensure_unique(name, (i.name for i in _ips(req.project).values()))
+        kit.ensure_unique((i.name for i in _ips(req.project).values()), name)
         ip.name = name
     if description is not None:
         ip.description = description
@@ -242,8 +241,8 @@ def _unassign_route(req: Request) -> Reply:
 
 def _dns_ptr(req: Request) -> Reply:
     ip = _get(req.project, path_id(req))
-    address, ptr = kit.dns_ptr_body(req)
-    kit.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
+    address, ptr = addresses.dns_ptr_body(req)
+    addresses.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
     return _action(req, req.project.instant_action("change_dns_ptr", [(ip.id, KIND)]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Annotated
 
 import typer
@@ -20,7 +21,7 @@ from hsnap.cli.common import (
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError
 from hsnap.observe.audit import DEFAULT_RPO_HOURS
-from hsnap.observe.audit_report import COLUMNS
+from hsnap.observe.audit_report import table_columns
 from hsnap.settings import DEFAULT_TOKEN_SECRET
 
 
@@ -34,7 +35,8 @@ def audit(
     as_json: AsJson = False,
     verbose: Verbose = False,
 ) -> None:
-    """Each server's newest snapshot, its age against the RPO, and what snapshots cost a month.
+    """Each server's newest snapshot, its age against the RPO, what snapshots cost a month,
+    and what they do not cover (volumes, addresses lost on delete, recipe, backups).
 
     Exit 0 when every server meets the RPO, 1 naming those that do not, 2 on bad input or
     credentials. A read-only token is enough.
@@ -53,7 +55,18 @@ def audit(
     if as_json:
         typer.echo(json.dumps(data["report"], indent=2))
     else:
-        out.print(
-            rows_table(data["table"], title=f"hsnap audit: {data['verdict']}", columns=COLUMNS)
-        )
+        columns = table_columns(data["report"]["currency"])
+        title = f"hsnap audit: {data['verdict']}"
+        out.print(rows_table(data["table"], title=title, columns=columns))
+        for line in data["uncovered"]:  # wrapped, not cut: the names are the point
+            out.print(
+                textwrap.fill(
+                    line,
+                    out.width,
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                ),
+                highlight=False,
+            )
     raise typer.Exit(1 if data["report"]["breaches"] else 0)

@@ -21,6 +21,7 @@ from hsnap.console import LiveProgress, report_table
 from hsnap.errors import CREDENTIAL_CODES, SAID_BY_HSNAP, ConfigError, HsnapError
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
 from hsnap.snapshot import report as reporting
+from hsnap.tables import wrap
 
 T = TypeVar("T")
 
@@ -182,20 +183,58 @@ class _Screen(logging.Filter):
 
 
 class _NoTraceback(logging.Formatter):
-    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs)."""
+    """A console formatter that leaves tracebacks out (they still reach Prefect's API logs).
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
+    ``width``: quiet, a line is said as hsnap says its own (``hsnap: warning: ...``), wrapped at
+    spaces to the screen's width, instead of Prefect's wide ``time | LEVEL | run - message``.
+    """
+
+    def __init__(self, inner: logging.Formatter | None, width: int | None = None) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
+        self.width = width
 
     def format(self, record: logging.LogRecord) -> str:
         # the record is shared with the API handler: restore what is taken away for the screen
         saved = record.exc_info, record.exc_text, record.stack_info
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         try:
-            return self.inner.format(record)
+            if self.width is None:
+                return self.inner.format(record)
+            text = f"hsnap: {record.levelname.lower()}: {record.getMessage()}"
+            return "\n".join(wrap(text, self.width))
         finally:
             record.exc_info, record.exc_text, record.stack_info = saved
+
+
+class _PrefectOwnInfo(logging.Filter):
+    """Prefect's own info lines (``Starting/Stopping temporary server on ...``) unless verbose.
+
+    Prefect logs them on its top logger ``prefect``; a filter on a logger sees only the records
+    logged on it, not those of its children (flow and task run logs), and dictConfig keeps it. The
+    temporary server stops at interpreter exit, after any context manager: so this filter stays.
+    """
+
+    quiet = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.quiet or record.levelno >= logging.WARNING
+
+
+_PREFECT_OWN_INFO = _PrefectOwnInfo()
+logging.getLogger("prefect").addFilter(_PREFECT_OWN_INFO)
+
+
+def show_prefect_info(verbose: bool) -> None:
+    """Whether Prefect's own lines are shown: its temporary server's start and stop, and what
+    that server logs itself (e.g. ``Error flushing 1 events (1 to retry)`` when SQLite is busy).
+
+    The server is a child process that reads its log level from the environment when it starts
+    (after this, on the first use of Prefect's API), so quiet sets it there unless already set.
+    """
+    _PREFECT_OWN_INFO.quiet = not verbose
+    if not verbose:
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 
 @contextmanager
@@ -206,21 +245,26 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
     """
     from prefect.logging.handlers import PrefectConsoleHandler  # noqa: PLC0415 -- after setup
 
+    show_prefect_info(verbose)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    saved = [(h.level, h.formatter) for h in handlers]
+    # the console's own setting (None: whatever sys.stderr is when it writes), to restore exactly
+    saved = [(h.level, h.formatter, getattr(h.console, "_file", None)) for h in handlers]
     screen = _Screen(quiet=not verbose)
     for handler in handlers:
         if not verbose:
             handler.setLevel(logging.WARNING)
-        handler.setFormatter(_NoTraceback(handler.formatter))
+        handler.setFormatter(_NoTraceback(handler.formatter, None if verbose else err.width))
         handler.addFilter(screen)
+        # where hsnap's own messages go now: the handler kept the stderr of when it was made
+        handler.console.file = sys.stderr
     try:
         yield
     finally:
-        for handler, (level, formatter) in zip(handlers, saved, strict=True):
+        for handler, (level, formatter, file) in zip(handlers, saved, strict=True):
             handler.setLevel(level)
             handler.setFormatter(formatter)
             handler.removeFilter(screen)
+            handler.console._file = file  # the property cannot set None back
 
 
 def check_locally(parameters: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from hsnap.cli.common import AsJson, app, fail, out
 from hsnap.errors import ConfigError, HsnapError
+from hsnap.formats import age_since, clip
 from hsnap.observe.health import ProjectHealth, RunRecord
 
 WIDTH = 80
@@ -69,13 +70,8 @@ def _known() -> list[str]:
 
 
 def age(then: datetime, now: datetime) -> str:
-    """``45m``, ``3h``, ``2d``."""
-    seconds = max(0.0, (now - then).total_seconds())
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 48 * 3600:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
+    """``45m``, ``3h``, ``2d``: the ages every command writes (:mod:`hsnap.formats`)."""
+    return age_since(then, now)
 
 
 def _names(items: list[str], room: int) -> str:
@@ -100,7 +96,7 @@ def render(p: ProjectHealth, now: datetime) -> list[str]:
     lines = [f"project {p.project}: {'NEEDS A PERSON' if p.needs_person else 'fine'}"]
 
     def add(label: str, text: str) -> None:
-        lines.append(f"  {label:<{LABEL - 2}}{text[:room]}")
+        lines.append(f"  {label:<{LABEL - 2}}{clip(text, room)}")
 
     if p.last_nightly is None:
         add("nightly", "no nightly run yet" + (": overdue" if p.overdue else ""))

@@ -12,8 +12,15 @@ from hsnap.cli.common import AsJson, Reserve, app, fail, out, read_token
 from hsnap.console import rows_table
 from hsnap.errors import HsnapError
 from hsnap.settings import DEFAULT_ENDPOINT
+from hsnap.tables import Column
 
-PROJECT_COLUMNS = ("name", "display name", "endpoint", "servers", "access")
+PROJECT_COLUMNS = (
+    Column("name", drop=0),
+    Column("display name", short="shown as", drop=3),
+    Column("endpoint", drop=2),
+    Column("servers", drop=1, right=True),
+    Column("access", drop=0),
+)
 
 project_app = typer.Typer(
     help="Hetzner projects (one API token each) that flows and commands take as --project.",

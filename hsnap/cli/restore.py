@@ -49,10 +49,10 @@ def snapshots(
     project: Project = None,
     as_json: AsJson = False,
 ) -> None:
-    """A server's snapshots: maker, retention reason (default policy), last proven by a drill."""
+    """A server's snapshots and Hetzner Backups: maker, retention reason, last proven by a drill."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
     from hsnap.policy import check_timezone  # noqa: PLC0415
-    from hsnap.restore.catalog import list_snapshots  # noqa: PLC0415
+    from hsnap.restore.catalog import TABLE_COLUMNS, list_snapshots, table_rows  # noqa: PLC0415
     from hsnap.retention.policy import RetentionPolicy  # noqa: PLC0415
     from hsnap.settings import load_settings  # noqa: PLC0415
 
@@ -67,13 +67,10 @@ def snapshots(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    cells = [
-        {k: "" if v is None else str(v) for k, v in r.to_dict().items()} | {"id": str(r.image_id)}
-        for r in rows
-    ]
-    columns = ("id", "created", "size_gb", "status", "maker", "retention", "last_proven")
-    title = f"{found.name} (id {found.id}): {len(rows)} snapshot(s)"
-    out.print(rows_table(cells, title=title, columns=columns))
+    kept = sum(1 for r in rows if r.maker == "backup")
+    title = f"{found.name} (id {found.id}): {len(rows) - kept} snapshot(s), {kept} backup(s)"
+    cells = table_rows(rows, datetime.now(UTC))
+    out.print(rows_table(cells, title=title, columns=TABLE_COLUMNS))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -101,6 +98,14 @@ def restore(
         bool, typer.Option("--no-safety-snapshot", help="In place: skip the safety snapshot.")
     ] = False,
     boot_wait_minutes: Annotated[float, typer.Option(help="Minutes to wait for it to run.")] = 30,
+    open_: Annotated[
+        bool,
+        typer.Option("--open", help="With --as: the original's networks, firewalls and labels."),
+    ] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="With --as, quarantined: SSH in from this CIDR (repeat)."),
+    ] = None,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
     as_json: AsJson = False,
@@ -118,9 +123,12 @@ def restore(
         "confirm": yes,
         "safety_snapshot": not no_safety_snapshot,
         "boot_wait_minutes": boot_wait_minutes,
+        "quarantine": not open_,
+        "allow": allow or [],
         "token_secret": token_secret,
         "project": project,
     }
+    _check_isolation(parameters)
     if in_place and not yes:
         try:
             _refuse_unconfirmed(parameters)
@@ -138,6 +146,24 @@ def restore(
         out.print(summary(result), highlight=False)
 
 
+def _check_isolation(parameters: dict[str, Any]) -> None:
+    """--open and --allow are checked before anything starts (exit 2 on bad input)."""
+    from hsnap.restore.restore import RestoreRequest  # noqa: PLC0415
+
+    if parameters["allow"] or not parameters["quarantine"]:
+        if parameters["new_name"] is None:
+            _fail(ConfigError("--open and --allow go with --as NEW_NAME (a new server)"))
+        try:
+            RestoreRequest(
+                server=parameters["server"],
+                new_name=parameters["new_name"],
+                quarantine=parameters["quarantine"],
+                allow=tuple(parameters["allow"]),
+            )
+        except HsnapError as exc:
+            _fail(exc)
+
+
 def _show_replace(result: Any, as_json: bool) -> None:
     """Changed addresses first and loudly, then a row per step; exit 1 unless it is as it was."""
     from hsnap.restore.replace import replaced  # noqa: PLC0415
@@ -147,10 +173,12 @@ def _show_replace(result: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        cells = [{k: str(v) for k, v in asdict(r).items()} for r in result.rows]
+        cells = [
+            {k: "" if v is None else str(v) for k, v in asdict(r).items()} for r in result.rows
+        ]
         columns = ("step", "target", "status", "detail")
         out.print(rows_table(cells, title=replaced(result), columns=columns))
-    for row in result.failed:  # whole, unwrapped: the table folds long messages
+    for row in result.failed:  # on stderr too, for whoever reads only that
         err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
     if result.failed or result.changed:
         raise typer.Exit(1)
@@ -183,9 +211,6 @@ def drill(
     max_servers: Annotated[int, typer.Option(min=1, help="At most N drills this run.")] = 5,
     max_concurrency: Annotated[int, typer.Option(min=1, help="Throwaway servers at once.")] = 2,
     boot_wait_minutes: Annotated[float, typer.Option(help="Minutes a server may take.")] = 10,
-    public_ipv4: Annotated[
-        bool, typer.Option("--public-ipv4", help="Give throwaway servers a public IPv4.")
-    ] = False,
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
     as_json: AsJson = False,
@@ -204,7 +229,6 @@ def drill(
         max_servers=max_servers,
         max_concurrency=max_concurrency,
         boot_wait_minutes=boot_wait_minutes,
-        public_ipv4=public_ipv4,
         token_secret=token_secret,
         project=project,
     )
@@ -213,9 +237,8 @@ def drill(
     else:
         now = datetime.now(UTC)
         title = f"drill: {report.verdict(outcomes)}"
-        out.print(rows_table(report.rows(outcomes, now), title=title, columns=report.COLUMNS))
+        columns = report.table_columns(report.currency_of(outcomes))
+        out.print(rows_table(report.rows(outcomes, now), title=title, columns=columns))
     failed = report.failed(outcomes)
-    for o in failed:  # whole, unwrapped: the table folds long messages
-        err.print(f"[red]hsnap: {o.server} (image {o.image_id}): {o.error}[/red]", highlight=False)
     credentials = failed and all(o.error_code in _INPUT_CODES for o in failed)
     raise typer.Exit(2 if credentials else 1 if failed else 0)

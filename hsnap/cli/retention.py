@@ -87,7 +87,8 @@ def _print_prune(rows: list[dict[str, str]], verdict: str, as_json: bool, data: 
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        out.print(rows_table(rows, title=f"retention: {verdict}", columns=reporting.PRUNE_COLUMNS))
+        title = f"retention: {verdict}"
+        out.print(rows_table(rows, title=title, columns=reporting.PRUNE_TABLE_COLUMNS))
 
 
 @app.command(rich_help_panel="Retention")

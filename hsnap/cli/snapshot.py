@@ -33,11 +33,20 @@ from hsnap.cli.common import (
     out,
     parse_labels,
     run_flow,
+    show_prefect_info,
     start_prefect,
 )
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.policy import DEFAULT_MAX_CONCURRENCY
 from hsnap.settings import DEFAULT_TOKEN_SECRET, MAX_TIME_SCALE
+from hsnap.tables import Column, FittedTable
+
+RECOVER_COLUMNS = (
+    Column("server", drop=0),
+    Column("id", drop=1, right=True),
+    Column("result", drop=0),
+    Column("detail", below=True),
+)
 
 
 @app.command(rich_help_panel="Snapshots")
@@ -124,6 +133,7 @@ def demo(
         fleet = load_scenario(scenario)
     except (ConfigError, ScenarioError, ValueError) as exc:
         fail(exc)
+    show_prefect_info(verbose)
     start_prefect()  # before the simulated clock starts, so the demo's locks are still held
     sim = SimulatorServer(fleet, time_scale=time_scale)
     scale = sim.state.clock.scale
@@ -147,6 +157,7 @@ def status(
     server: Annotated[str, typer.Argument(help="Server name.")],
     token_secret: TokenSecret = DEFAULT_TOKEN_SECRET,
     project: Project = None,
+    as_json: AsJson = False,
 ) -> None:
     """Say whether a server is locked, and by which running actions."""
     from hsnap.cloud.client import Cloud  # noqa: PLC0415 -- keeps --help fast
@@ -160,6 +171,11 @@ def status(
         holders = cloud.running_actions(found.id)
     except HsnapError as exc:
         fail(exc, code=exit_code(exc))
+    if as_json:
+        actions = [{"id": a.id, "command": a.command, "progress": a.progress} for a in holders]
+        shown = {"server": found.name, "id": found.id, "status": found.status}
+        typer.echo(json.dumps(shown | {"locked": bool(holders), "actions": actions}, indent=2))
+        return
     if not holders:
         out.print(f"{found.name} (id {found.id}, {found.status}): not locked")
         return
@@ -184,6 +200,12 @@ def recover(
         typer.echo(json.dumps([r.__dict__ for r in results], indent=2))
     elif not results:
         out.print("no server is marked for restart")
-    for r in [] if as_json else results:
-        out.print(f"{r.server} (id {r.server_id}): {r.result} {r.detail}".rstrip())
+    else:
+        rows = [
+            {"server": r.server, "id": str(r.server_id), "result": r.result, "detail": r.detail}
+            for r in results
+        ]
+        failed = sum(1 for r in results if r.result == "failed")
+        title = f"recover: {len(results)} server(s), {failed} failed"
+        out.print(FittedTable(rows, RECOVER_COLUMNS, title=title, style_key="result"))
     raise typer.Exit(1 if any(r.result == "failed" for r in results) else 0)

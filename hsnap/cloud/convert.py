@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from hcloud.firewalls import Firewall
 from hcloud.images import Image
 from hcloud.locations import Location
+from hcloud.networks import Network
 from hcloud.server_types import ServerType
 from hcloud.servers import ServerCreatePublicNetwork
 
@@ -29,11 +31,20 @@ class NewServer:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     ipv4: bool = False
     ipv6: bool = True
+    #: applied in the create request itself, before the first boot (never added afterwards)
+    firewall_ids: tuple[int, ...] = ()
+    #: private networks joined at create (the API picks the addresses)
+    network_ids: tuple[int, ...] = ()
 
 
 def create_arguments(spec: NewServer) -> dict[str, Any]:
     """Keyword arguments for ``client.servers.create``."""
-    return {
+    wiring: dict[str, Any] = {}
+    if spec.firewall_ids:
+        wiring["firewalls"] = [Firewall(id=i) for i in spec.firewall_ids]
+    if spec.network_ids:
+        wiring["networks"] = [Network(id=i) for i in spec.network_ids]
+    return wiring | {
         "name": spec.name,
         "server_type": ServerType(name=spec.server_type),
         "image": Image(id=spec.image_id),

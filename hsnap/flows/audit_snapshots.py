@@ -14,7 +14,7 @@ from hsnap.flows.local_run import run_and_read
 from hsnap.observe import audit_report
 from hsnap.observe.audit import DEFAULT_RPO_HOURS, audit
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
-from hsnap.tasks.audit import read_inventory
+from hsnap.tasks.audit import read_inventory, read_surroundings
 
 
 @flow(name="audit-snapshots", validate_parameters=True)
@@ -27,8 +27,10 @@ def audit_snapshots(
 
     Lists each server's newest available snapshot (by any maker), its age, its snapshots' count,
     size, monthly cost and last drill; snapshots of deleted servers; servers never snapshotted;
-    project totals. Ends Failed, naming the servers that breach the RPO. A read-only token
-    is enough.
+    project totals; and what snapshots do not cover: attached volumes, Primary IPs deleted with
+    their server, a newest snapshot without the recipe ``restore --replace`` needs, Hetzner
+    Backups that die with the server. Ends Failed, naming the servers that breach the RPO. A
+    read-only token is enough.
 
     Args:
         rpo_hours: the recovery point objective: the oldest a server's newest snapshot may be.
@@ -37,14 +39,24 @@ def audit_snapshots(
     """
     load_settings(token_secret, project)  # fail fast on a missing token or an unsafe endpoint
     servers, snapshots, price = read_inventory(token_secret, project)
-    report = audit(servers, snapshots, price, now=datetime.now(UTC), rpo_hours=rpo_hours)
+    around = read_surroundings(token_secret, project)
+    report = audit(
+        servers, snapshots, price, now=datetime.now(UTC), rpo_hours=rpo_hours, around=around
+    )
     verdict = audit_report.verdict(report)
     create_table_artifact(
-        table=audit_report.rows(report), key="audit-snapshots-report", description=verdict
+        table=audit_report.artifact_rows(report),
+        key="audit-snapshots-report",
+        description=verdict,
     )
     create_markdown_artifact(markdown=audit_report.markdown(report), key="audit-snapshots-summary")
     get_run_logger().info(verdict)
-    data = {"report": report.to_dict(), "table": audit_report.rows(report), "verdict": verdict}
+    data = {
+        "report": report.to_dict(),
+        "table": audit_report.rows(report),
+        "verdict": verdict,
+        "uncovered": audit_report.uncovered_summary(report),
+    }
     if report.breaches:
         return Failed(message=verdict, data=data)
     return Completed(message=verdict, data=data)

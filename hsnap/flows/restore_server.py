@@ -13,6 +13,7 @@ from prefect.states import Completed, Failed
 from pydantic import Field
 
 from hsnap.flows.local_run import run_and_read
+from hsnap.restore.quarantine import describe
 from hsnap.restore.replace import ReplaceResult, replaced
 from hsnap.restore.restore import RestoreRequest, RestoreResult
 from hsnap.settings import DEFAULT_TOKEN_SECRET, load_settings
@@ -35,6 +36,8 @@ def restore_server(
     boot_wait_minutes: Minutes = 30.0,
     lock_wait_minutes: Minutes = 30.0,
     snapshot_wait_minutes: Minutes = 120.0,
+    quarantine: bool = True,
+    allow: list[str] | None = None,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     project: str | None = None,
 ) -> State[Any]:
@@ -42,7 +45,8 @@ def restore_server(
 
     Args:
         server: the name of the server whose snapshot is restored.
-        new_name: create a new server of this name (same type, location and labels by default).
+        new_name: create a new server of this name (same type and location by default),
+            quarantined unless ``quarantine`` is false.
         in_place: rebuild ``server`` itself from the image; needs ``confirm``.
         replace: the server is gone: create it again as its snapshot's recipe says (name, type,
             location, labels, addresses, networks, firewalls, volumes, floating IPs, load
@@ -57,6 +61,10 @@ def restore_server(
         boot_wait_minutes: how long the restored server may take to run.
         lock_wait_minutes: how long to wait for a locked server.
         snapshot_wait_minutes: how long the safety snapshot may take.
+        quarantine: with new_name: no public IPv4, no private network, hsnap's labels only and
+            hsnap's firewall (nothing out, nothing in); false (``--open``): the original's
+            networks, firewalls and labels, new addresses.
+        allow: with new_name, quarantined: CIDR ranges SSH may come from.
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
         project: a HetznerProject block (token and endpoint) instead of the two above.
     """
@@ -74,6 +82,8 @@ def restore_server(
         boot_timeout_s=boot_wait_minutes * 60,
         lock_timeout_s=lock_wait_minutes * 60,
         snapshot_timeout_s=snapshot_wait_minutes * 60,
+        quarantine=quarantine,
+        allow=tuple(allow or ()),
     )
     run_id = str(flow_run.id or uuid.uuid4())
     result = restore(request, run_id, token_secret, project)
@@ -92,10 +102,11 @@ def summary(result: RestoreResult) -> str:
     safety = (
         f"; safety snapshot {result.safety_image_id}" if result.safety_image_id is not None else ""
     )
+    wired = describe(result.isolation, result.firewall_ids, result.allowed)
     return (
         f"{result.source} {how} (id {result.server_id}, {result.server_type} in "
         f"{result.location}) from image {result.image_id}: running after {result.seconds:g}s; "
-        f"{ips}{safety}"
+        f"{ips}{safety}" + (f"\n{wired}" if wired else "")
     )
 
 

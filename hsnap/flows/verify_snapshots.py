@@ -31,14 +31,14 @@ def verify_snapshots(
     max_concurrency: Annotated[int, Field(ge=1, le=20)] = 2,
     boot_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
     delete_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0,
-    public_ipv4: bool = False,
     token_secret: str = DEFAULT_TOKEN_SECRET,
     project: str | None = None,
 ) -> State[Any]:
     """Restore drill: boot each server's newest hsnap snapshot in a throwaway server; delete it.
 
     Proves at most max_servers snapshots a run, those proven longest ago first; each throwaway
-    server is the cheapest type that fits, is labelled hsnap/drill, and is deleted on every path.
+    server is the cheapest type that fits, is labelled hsnap/drill, is quarantined from its
+    first boot (no IPv4, no network, hsnap's firewall), and is deleted on every path.
     Fails, naming the snapshots that did not boot; see the drill-report artifact (time and cost).
 
     Args:
@@ -48,7 +48,6 @@ def verify_snapshots(
         max_concurrency: throwaway servers alive at the same time.
         boot_wait_minutes: how long a throwaway server may take to run before the drill fails.
         delete_wait_minutes: how long deleting a throwaway server may take.
-        public_ipv4: give throwaway servers a public IPv4 (billed; off by default).
         token_secret: Prefect Secret block with the API token, used when HCLOUD_TOKEN is unset.
         project: a HetznerProject block (token and endpoint) instead of the two above.
     """
@@ -61,7 +60,6 @@ def verify_snapshots(
         max_servers=max_servers,
         boot_timeout_s=boot_wait_minutes * 60,
         delete_timeout_s=delete_wait_minutes * 60,
-        ipv4=public_ipv4,
     )
     selection = select(options, label_selector, servers or [], token_secret, project)
     scaled = [d / settings.time_scale for d in DRILL_RETRY_DELAYS_S]
@@ -129,7 +127,9 @@ def _publish(outcomes: list[DrillOutcome]) -> State[Any]:
     """The drill-report table and drill-summary; Failed, naming what did not boot, if any."""
     now = datetime.now(UTC)
     message = report.verdict(outcomes)
-    create_table_artifact(table=report.rows(outcomes, now), key="drill-report", description=message)
+    create_table_artifact(
+        table=report.artifact_rows(outcomes, now), key="drill-report", description=message
+    )
     create_markdown_artifact(markdown=report.markdown(outcomes, now), key="drill-summary")
     get_run_logger().info(message)
     data = {"drills": [o.to_dict() for o in outcomes]}

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from hsnap.cloud.ties import Surroundings
 from hsnap.models import ImagePrice, ImageRef, ServerRef
 from hsnap.observe.cost import is_hsnaps, monthly_cost
+from hsnap.observe.coverage import Uncovered, uncovered
 from hsnap.policy import SERVER_ID_LABEL
 
 DEFAULT_RPO_HOURS = 26.0
@@ -48,6 +50,8 @@ class ServerAudit:
     age_hours: float | None
     meets_rpo: bool
     holdings: Holdings
+    #: what no snapshot of it covers (volumes, addresses lost on delete, recipe, backups)
+    uncovered: Uncovered = field(default_factory=Uncovered)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ class AuditReport:
             last_drill=max((h.last_drill for h in groups if h.last_drill), default=None),
         )
 
+    @property
+    def uncovered_volume_gb(self) -> float:
+        """GB of attached volume data that no snapshot covers (Hetzner cannot snapshot volumes)."""
+        return float(sum(s.uncovered.volume_gb for s in self.servers))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "now": self.now.isoformat(),
@@ -99,7 +108,10 @@ class AuditReport:
             ],
             "never_snapshotted": [s.server for s in self.never_snapshotted],
             "breaches": [s.server for s in self.breaches],
-            "totals": _holdings_dict(self.totals),
+            "totals": {
+                **_holdings_dict(self.totals),
+                "uncovered_volume_gb": round(self.uncovered_volume_gb, 2),
+            },
         }
 
 
@@ -110,8 +122,12 @@ def audit(
     *,
     now: datetime,
     rpo_hours: float = DEFAULT_RPO_HOURS,
+    around: Surroundings | None = None,
 ) -> AuditReport:
-    """Audit every server in ``servers`` against ``rpo_hours`` as of ``now``."""
+    """Audit every server in ``servers`` against ``rpo_hours`` as of ``now``.
+
+    ``around`` (volumes, Primary IPs, backups) adds what snapshots do not cover.
+    """
     by_server: dict[int | None, list[ImageRef]] = defaultdict(list)
     names: dict[int | None, str] = {}
     for image in snapshots:
@@ -123,7 +139,9 @@ def audit(
             names.setdefault(owner, image.created_from)
     existing = {s.id for s in servers}
     audits = tuple(
-        _audit_server(s, by_server.get(s.id, []), price, now, rpo_hours)
+        _audit_server(
+            s, by_server.get(s.id, []), price, now, rpo_hours, around=around or Surroundings()
+        )
         for s in sorted(servers, key=lambda s: s.name)
     )
     orphans = tuple(
@@ -160,7 +178,13 @@ def drill_date(image: ImageRef) -> date | None:
 
 
 def _audit_server(
-    server: ServerRef, images: list[ImageRef], price: ImagePrice, now: datetime, rpo_hours: float
+    server: ServerRef,
+    images: list[ImageRef],
+    price: ImagePrice,
+    now: datetime,
+    rpo_hours: float,
+    *,
+    around: Surroundings,
 ) -> ServerAudit:
     available = [i for i in images if i.status == "available" and i.created is not None]
     newest = max(available, key=lambda i: i.created or now, default=None)
@@ -176,6 +200,7 @@ def _audit_server(
         age_hours=age,
         meets_rpo=age is not None and age <= rpo_hours,
         holdings=_holdings(images, price),
+        uncovered=uncovered(server.id, around, newest),
     )
 
 
@@ -209,4 +234,5 @@ def _server_dict(s: ServerAudit) -> dict[str, Any]:
         "age_hours": None if s.age_hours is None else round(s.age_hours, 2),
         "meets_rpo": s.meets_rpo,
         **_holdings_dict(s.holdings),
+        "not_covered": s.uncovered.to_dict(),
     }

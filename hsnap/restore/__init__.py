@@ -11,6 +11,9 @@
 - ``drill``: one restore drill: a labelled throwaway server from the newest snapshot, timed until
   it runs, always deleted; and the cleanup of drill servers that killed runs left behind.
 - ``servers``: waiting for a created or rebuilt server to run, and for a deleted one to be gone.
-- ``catalog``: a server's snapshots with maker, retention reason and last proof.
+- ``quarantine``: the copy of a server that cannot reach production nor be reached (``restore
+  --as`` by default, every drill): no IPv4, no network, hsnap's labels, hsnap's firewall.
+- ``addresses``: ``hsnap keep-addresses``: Primary IPs that outlive their servers.
+- ``catalog``: a server's snapshots and Hetzner Backups with maker, retention reason, last proof.
 - ``report``: the drill report's rows, verdict and summary.
 """

@@ -1,7 +1,10 @@
 """One restore drill: boot a throwaway server from a snapshot, time it, delete it whatever happens.
 
 The throwaway server carries ``managed-by=hsnap``, ``hsnap/drill=<run id>`` and
-``hsnap/drill-of=<server id>``. On every path (success, boot failure, timeout, error, and so before
+``hsnap/drill-of=<server id>`` and nothing else, and is quarantined from its first boot: no
+public IPv4, no private network, hsnap's quarantine firewall applied in the create request itself
+(``restore.quarantine``): a copy of production must not run production's jobs against the world.
+On every path (success, boot failure, timeout, error, and so before
 a Prefect retry) the servers of this run for this original are looked up by those labels (which
 also finds one whose create answer was lost) and deleted, and their absence is confirmed. A drill
 server left by a killed run is deleted by the next drill or ``hsnap recover`` (``clean_leftovers``)
@@ -34,6 +37,7 @@ from hsnap.restore.policy import (
     is_drill_server,
     leftovers,
 )
+from hsnap.restore.quarantine import ensure_firewall
 from hsnap.restore.servers import delete_and_confirm, wait_running
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,6 @@ class DrillPlan:
     run_id: str
     boot_timeout_s: float
     delete_timeout_s: float = 600.0
-    ipv4: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,14 @@ def run_drill(cloud: Cloud, plan: DrillPlan, out: Log | None = None) -> DrillOut
     running_s: float | None = None
     made: int | None = None
     try:
-        spec = NewServer(
+        spec = NewServer(  # quarantined: no IPv4, no network, hsnap's labels, its firewall
             name=drill_name(plan.server_id, plan.run_id),
             server_type=plan.server_type,
             image_id=plan.image_id,
             location=plan.location,
             labels=drill_labels(plan.run_id, plan.server_id),
-            ipv4=plan.ipv4,
+            ipv4=False,
+            firewall_ids=(ensure_firewall(cloud),),
         )
         created, action = cloud.create_server(spec)
         made = created.id

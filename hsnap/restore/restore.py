@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,7 +21,8 @@ from hsnap.cloud.waiting import Log, ServerRun, start_unlocked
 from hsnap.errors import ConfigError, GoneError, PermanentError
 from hsnap.models import ImageRef, ServerDetails
 from hsnap.policy import ownership_labels
-from hsnap.restore.policy import made_from, newest_available, restored_labels
+from hsnap.restore.policy import made_from, newest_available
+from hsnap.restore.quarantine import opened, parse_allow, quarantined
 from hsnap.restore.servers import wait_running
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan, take_snapshot
 
@@ -48,6 +49,16 @@ class RestoreRequest:
     boot_timeout_s: float = 1800.0
     lock_timeout_s: float = 1800.0
     snapshot_timeout_s: float = 7200.0
+    #: restore --as: quarantined (default) or ``--open``; ``allow``: inbound SSH ranges
+    quarantine: bool = True
+    allow: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.allow and (self.new_name is None or not self.quarantine):
+            raise ConfigError(
+                "--allow opens SSH into a quarantined copy: only with --as, not --open"
+            )
+        object.__setattr__(self, "allow", parse_allow(self.allow))
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,10 @@ class RestoreResult:
     ipv6: str | None
     seconds: float
     safety_image_id: int | None = None
+    #: restore --as: ``quarantined`` or ``open`` (empty in place)
+    isolation: str = ""
+    firewall_ids: tuple[int, ...] = ()
+    allowed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,14 +210,21 @@ def restore_new(cloud: Cloud, plan: RestorePlan, out: Log | None = None) -> Rest
     original, request = plan.original, plan.request
     assert request.new_name is not None
     started = cloud.clock.now()
+    how = (
+        quarantined(cloud, original.id, request.allow)
+        if request.quarantine
+        else opened(cloud, original)
+    )
     spec = NewServer(
         name=request.new_name,
         server_type=plan.server_type,
         image_id=plan.image.id,
         location=plan.location,
-        labels=restored_labels(original.labels),
-        ipv4=original.ipv4 is not None,
-        ipv6=original.ipv6 is not None or original.ipv4 is None,
+        labels=how.labels,
+        ipv4=how.ipv4,
+        ipv6=how.ipv6,
+        firewall_ids=how.firewall_ids,
+        network_ids=how.network_ids,
     )
     created, action = cloud.create_server(spec)
     run = ServerRun(cloud, created.ref, out or log)
@@ -215,7 +237,8 @@ def restore_new(cloud: Cloud, plan: RestorePlan, out: Log | None = None) -> Rest
             "inspect (or delete)",
             code=exc.code,
         ) from None
-    return _result(cloud, plan, "new", created.id, started)
+    done = _result(cloud, plan, "new", created.id, started)
+    return replace(done, isolation=how.mode, firewall_ids=how.firewall_ids, allowed=how.allowed)
 
 
 def restore_in_place(

@@ -33,7 +33,6 @@ class DrillOptions:
     max_servers: int = 5
     boot_timeout_s: float = 600.0
     delete_timeout_s: float = 600.0
-    ipv4: bool = False
 
 
 @dataclass
@@ -112,7 +111,6 @@ def _plan_one(
         run_id=options.run_id,
         boot_timeout_s=options.boot_timeout_s,
         delete_timeout_s=options.delete_timeout_s,
-        ipv4=options.ipv4,
     )
 
 

@@ -63,7 +63,11 @@ def plan_prune(
     rows = []
     for d in decisions:
         image = by_id[d.image_id]
-        name = existing.get(d.server_id or -1) or image.created_from or "?"
+        name = (
+            existing.get(d.server_id or -1)
+            or image.created_from
+            or (f"server {d.server_id}" if d.server_id else "unknown server")
+        )
         rows.append(
             PruneRow(
                 image_id=d.image_id,

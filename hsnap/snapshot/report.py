@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from hsnap.errors import CREDENTIAL_CODES
+from hsnap.formats import duration, names
 from hsnap.models import PruneRow, RunReport, SnapshotOutcome
+from hsnap.tables import Column
 
 COLUMNS = (
     "server",
@@ -21,9 +23,23 @@ COLUMNS = (
 )
 
 
-def _seconds(value: float) -> str:
-    minutes, seconds = divmod(round(value), 60)
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+#: the report as the CLI shows it: what gives way first at 80 columns (see hsnap.tables)
+TABLE_COLUMNS = (
+    Column("server", drop=0),
+    Column("id", drop=6, right=True),
+    Column("status", drop=0),
+    Column("image id", short="image", drop=2, right=True),
+    Column("size GB", short="GB", drop=3, right=True),
+    Column("lock wait", short="waited", drop=3, right=True),
+    Column("duration", short="took", drop=2, right=True),
+    Column("attempts", short="tries", drop=4, right=True),
+    Column("shut down", short="off", drop=5),
+    Column("off for", drop=5, right=True),
+    Column("running again", short="on again", drop=1),
+    Column("error", below=True),
+)
+
+_seconds = duration
 
 
 def row(outcome: SnapshotOutcome) -> dict[str, str]:
@@ -74,8 +90,8 @@ def verdict(report: RunReport) -> str:
         return f"dry run: {total} server(s) would be snapshotted, nothing was changed"
     if not report.failed:
         return f"all {total} server(s) snapshotted"
-    names = ", ".join(o.server for o in report.failed)
-    return f"{len(report.failed)} of {total} server(s) failed: {names}"
+    failed = names([o.server for o in report.failed], limit=10)
+    return f"{len(report.failed)} of {total} server(s) failed: {failed}"
 
 
 def markdown(report: RunReport, cost: str | None = None) -> str:
@@ -127,6 +143,7 @@ PRUNE_COLUMNS = (
     "decision",
     "reason",
     "result",
+    "error",
 )
 
 
@@ -141,10 +158,24 @@ def prune_rows(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> list[dict[str, 
             "size GB": "" if r.size_gb is None else f"{r.size_gb:.2f}",
             "decision": r.action,
             "reason": r.reason,
-            "result": r.result + (f": {r.error}" if r.error else ""),
+            "result": r.result,
+            "error": r.error or "",
         }
         for r in pruned
     ]
+
+
+PRUNE_TABLE_COLUMNS = (
+    Column("image id", short="image", drop=0, right=True),
+    Column("server", drop=0),
+    Column("created", drop=3),
+    Column("status", drop=4),
+    Column("size GB", short="GB", drop=5, right=True),
+    Column("decision", drop=1),
+    Column("reason", drop=0, clip=1),
+    Column("result", drop=0),
+    Column("error", below=True),
+)
 
 
 def prune_verdict(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> str:
@@ -156,7 +187,7 @@ def prune_verdict(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> str:
         text += f", {counts['would delete']} would be deleted (dry run)"
     text += f", {counts['deleted']} deleted"
     if failed:
-        text += f", {len(failed)} failed to delete: " + ", ".join(str(r.image_id) for r in failed)
+        text += f", {len(failed)} failed to delete: " + names([str(r.image_id) for r in failed])
     return text
 
 
@@ -166,6 +197,6 @@ def prune_markdown(pruned: tuple[PruneRow, ...] | list[PruneRow]) -> str:
         mark = "~~" if row.result == "deleted" else ""
         lines.append(
             f"- {mark}image {row.image_id}{mark} ({row.server}, {row.created[:10]}, "
-            f"{row.status}): {row.reason} -> {row.result}"
+            f"{row.status}): {row.reason} -> {row.result}" + (f": {row.error}" if row.error else "")
         )
     return "\n".join(lines)

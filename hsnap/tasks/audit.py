@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from hsnap.cloud.client import Cloud
+from hsnap.cloud.ties import Surroundings, surroundings
 from hsnap.models import ImagePrice, ImageRef, ServerRef
 from hsnap.observe.cost import ProjectCost, project_cost
 from hsnap.settings import load_settings
@@ -30,6 +31,19 @@ def read_inventory(
         price.currency,
     )
     return servers, snapshots, price
+
+
+@task(name="read-surroundings", **READ_ONLY_TASK)
+def read_surroundings(token_secret: str | None, project: str | None = None) -> Surroundings:
+    """Volumes, Primary IPs and Hetzner Backups: what the audit says snapshots do not cover."""
+    found = surroundings(Cloud(load_settings(token_secret, project)))
+    get_run_logger().info(
+        "%d volume(s), %d Primary IP(s), %d backup(s)",
+        len(found.volumes),
+        len(found.primary_ips),
+        len(found.backups),
+    )
+    return found
 
 
 @task(name="monthly-cost", cache_policy=NO_CACHE)

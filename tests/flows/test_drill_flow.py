@@ -174,7 +174,9 @@ def test_restore_flow_creates_the_server_and_records_it(hsnap_env: HsnapEnv) -> 
     assert result.server == "web-1-back"
     made = next(s for s in sim.state.ground_truth()["servers"] if s["name"] == "web-1-back")
     assert made["status"] == "running"
-    assert made["labels"] == {"env": "prod"}
+    original = next(s for s in sim.state.ground_truth()["servers"] if s["name"] == "web-1")
+    assert made["labels"] == {"hsnap/restored-from": str(original["id"])}  # not env=prod
+    assert made["public_net"]["ipv4"] is None  # quarantined unless --open
 
 
 def test_restore_flow_in_place_needs_confirm(hsnap_env: HsnapEnv) -> None:
@@ -198,6 +200,19 @@ def test_cli_restore_prints_id_ips_and_time(hsnap_env: HsnapEnv) -> None:
     assert result.exit_code == 0, result.output
     assert "web-1 restored as web-1-back (id " in result.stdout
     assert "running after" in result.stdout
+    assert "QUARANTINED: no public IPv4, no private network" in result.stdout
+
+
+def test_cli_restore_open_and_allow(hsnap_env: HsnapEnv) -> None:
+    sim = hsnap_env(fleet({"name": "web-1", "labels": {"env": "prod"}}))
+    result = invoke("restore", "web-1", "--as", "ssh-copy", "--allow", "203.0.113.0/24")
+    assert result.exit_code == 0, result.output
+    assert "nothing in but SSH from 203.0.113.0/24" in result.stdout
+    result = invoke("restore", "web-1", "--as", "open-copy", "--open")
+    assert result.exit_code == 0, result.output
+    assert "OPEN: the original's networks, firewalls and labels" in result.stdout
+    made = {s["name"]: s for s in sim.state.ground_truth()["servers"]}
+    assert made["open-copy"]["labels"] == {"env": "prod"}
 
 
 def test_cli_in_place_without_yes_exits_2_and_says_what_it_destroys(hsnap_env: HsnapEnv) -> None:
@@ -217,6 +232,9 @@ def test_cli_in_place_without_yes_exits_2_and_says_what_it_destroys(hsnap_env: H
         (("restore", "nope", "--as", "x"), "no server named 'nope'"),
         (("restore", "web-1", "--as", "x", "--image", "424242"), "no image with id 424242"),
         (("snapshots", "nope"), "no server named 'nope'"),
+        (("restore", "web-1", "--as", "x", "--allow", "ten"), "--allow 'ten' is not an address"),
+        (("restore", "web-1", "--as", "x", "--open", "--allow", "10.0.0.0/8"), "not --open"),
+        (("restore", "web-1", "--in-place", "--open"), "go with --as NEW_NAME"),
     ],
 )
 def test_cli_bad_input_exits_2(hsnap_env: HsnapEnv, args: tuple[str, ...], message: str) -> None:

@@ -102,12 +102,6 @@ def test_the_throwaway_server_is_labelled_and_has_no_public_ipv4(make_sim: SimFa
     assert server["image"]["id"] == nightly[0]["id"]
 
 
-def test_a_public_ipv4_only_when_asked(make_sim: SimFactory) -> None:
-    sim = make_sim(_world(), time_scale=SCALE)
-    [server] = _while_it_exists(sim, ipv4=True)
-    assert server["public_net"]["ipv4"] is not None
-
-
 def test_a_failing_delete_is_tried_again(make_sim: SimFactory) -> None:
     sim = make_sim(_world(boot="stuck"), time_scale=SCALE)
     add_fault(sim, method="DELETE", path="/servers/*", code="unavailable", count=2)

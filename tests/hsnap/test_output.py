@@ -10,12 +10,13 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from hsnap.console import FittedTable, LiveProgress, report_table, rows_table
+from hsnap.console import LiveProgress, report_table, rows_table
 from hsnap.events import ProgressEvent, emit
 from hsnap.models import PruneRow, RunReport, ServerRef, SnapshotOutcome
 from hsnap.policy import ownership_labels
 from hsnap.snapshot import report as reporting
 from hsnap.snapshot.take import SnapshotError, SnapshotPlan, take_snapshot
+from hsnap.tables import Column, FittedTable, as_columns
 from tests.conftest import SimFactory
 from tests.hsnap.world import APP_1, RUN, SCALE, add_fault, connect, world
 
@@ -66,14 +67,37 @@ def render(renderable: object, width: int | None) -> str:
     return text
 
 
-def assert_reads_whole(text: str, rows: list[dict[str, str]], width: int) -> None:
-    """No line is wider than the screen and every word of every cell shows unbroken."""
+def assert_reads_whole(
+    text: str,
+    rows: list[dict[str, str]],
+    width: int,
+    columns: tuple[Column | str, ...] = reporting.TABLE_COLUMNS,
+) -> None:
+    """No line is wider than the screen, no word is split, and what must stay, stays.
+
+    Every word shown is a whole word of a cell, a header or the title; every word of the columns
+    never dropped and of the free text (errors) shows.
+    """
     assert max(len(line.rstrip()) for line in text.splitlines()) <= width, text
-    shown = set(text.split())
+    lines = text.splitlines()
+    known = {w for line in lines[:1] for w in line.split()}  # the title
+    for column in as_columns(columns):
+        known |= {*column.title.split(), *column.short.split()}
     for row in rows:
         for value in row.values():
-            for word in value.split():
-                assert word in shown, f"{word!r} split or lost in:\n{text}"
+            known |= {w.strip(",:") for w in value.split()} | set(value.split())
+    for word in text.split():
+        if word.endswith("…"):  # clipped on purpose: only when the kept columns cannot fit
+            assert width < 80, text
+            assert any(k.startswith(word[:-1]) for k in known), text
+            continue
+        assert word in known or word.rstrip(":") in known, f"{word!r} split in:\n{text}"
+    shown = set(text.split())
+    for row in rows:
+        for column in as_columns(columns):
+            if column.drop == 0 or column.below:
+                for word in row.get(column.key, "").split():
+                    assert word in shown, f"{word!r} lost in:\n{text}"
 
 
 @pytest.mark.parametrize("width", [80, 60, 40, None])
@@ -121,8 +145,8 @@ def test_the_prune_plan_reads_whole(width: int | None) -> None:
             ),
         ]
     )
-    text = render(rows_table(rows, columns=reporting.PRUNE_COLUMNS), width)
-    assert_reads_whole(text, rows, 80)
+    text = render(rows_table(rows, columns=reporting.PRUNE_TABLE_COLUMNS), width)
+    assert_reads_whole(text, rows, 80, reporting.PRUNE_TABLE_COLUMNS)
 
 
 def test_the_report_artifact_leaves_out_columns_empty_in_every_row() -> None:
@@ -134,11 +158,27 @@ def test_the_report_artifact_leaves_out_columns_empty_in_every_row() -> None:
     assert {"shut down", "off for", "running again"} <= set(consistent[0])
 
 
-def test_a_table_too_narrow_for_anything_lists_the_rows() -> None:
+def test_a_narrow_table_drops_columns_but_keeps_one_line_per_row() -> None:
     rows = reporting.rows(plain_report())
-    text = render(FittedTable(rows, reporting.COLUMNS), 30)
+    text = render(FittedTable(rows, reporting.TABLE_COLUMNS), 30)
     assert_reads_whole(text, rows, 30)
-    assert "  status: succeeded" in text
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("server"))
+    table = lines[start : start + 4]
+    assert table[0].split() == ["server", "status", "image"]
+    assert [line.split() for line in table[1:]] == [
+        ["internal-1", "succeeded", "300001"],
+        ["web-3", "failed"],
+        ["ghost", "failed"],
+    ]
+
+
+def test_when_even_the_kept_columns_do_not_fit_the_widest_is_clipped_not_wrapped() -> None:
+    rows = [{"server": "a-server-with-a-very-long-name", "status": "succeeded"}]
+    text = render(FittedTable(rows, (Column("server", drop=0), Column("status", drop=0))), 30)
+    assert max(len(line) for line in text.splitlines()) <= 30
+    assert len(text.splitlines()) == 2, "still one line per row"
+    assert "…" in text
 
 
 def test_the_live_table_appears_with_the_first_server_not_before() -> None:
@@ -184,3 +224,36 @@ def test_a_transient_failure_that_is_retried_logs_a_warning_not_an_error(
     assert {r.levelname for r in about} == {"WARNING"}
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert len(sim.state.ground_truth()["created_images"]) == 1
+
+
+def test_room_is_made_by_moving_errors_below_then_short_headers_then_dropping_columns() -> None:
+    columns = (
+        Column("server", drop=0),
+        Column("image id", short="image", drop=1),
+        Column("lock wait", short="waited", drop=2),
+        Column("attempts", short="tries", drop=3),
+        Column("error", below=True),
+    )
+    rows = [
+        {
+            "server": "web-1",
+            "image id": "300001",
+            "lock wait": "5s",
+            "attempts": "1",
+            "error": "a long message " * 3,
+        }
+    ]
+    assert render(FittedTable(rows, columns), 120).splitlines()[0].split()[-1] == "error"
+    assert render(FittedTable(rows, columns), 40).splitlines()[0] == (
+        "server  image id  lock wait  attempts"
+    ), "the error moved below; full headers still fit"
+    assert render(FittedTable(rows, columns), 30).splitlines()[0].split() == [
+        "server",
+        "image",
+        "waited",
+        "tries",
+    ]
+    assert render(FittedTable(rows, columns), 20).splitlines()[0].split() == ["server", "image"], (
+        "the highest drop number went first"
+    )
+    assert render(FittedTable(rows, columns), 20).splitlines()[2].startswith("web-1: a long")

@@ -50,9 +50,10 @@ def sim(make_sim: SimFactory) -> SimulatorServer:
     return make_sim(_world(), time_scale=SCALE)
 
 
-def test_restore_as_a_new_server_from_the_newest_snapshot(sim: SimulatorServer) -> None:
+def test_restore_open_as_a_new_server_from_the_newest_snapshot(sim: SimulatorServer) -> None:
     cloud = connect(sim)
-    plan = plan_restore(cloud, RestoreRequest(server="app-1", new_name="app-1-restored"))
+    request = RestoreRequest(server="app-1", new_name="app-1-restored", quarantine=False)
+    plan = plan_restore(cloud, request)
     result = restore_new(cloud, plan)
     made = _servers(sim)["app-1-restored"]
     assert made["status"] == "running"
@@ -191,7 +192,9 @@ def test_a_deleted_server_comes_back_from_its_snapshots(sim: SimulatorServer) ->
     cloud = connect(sim)
     with pytest.raises(ConfigError, match="pass --server-type and --location"):
         plan_restore(cloud, RestoreRequest(server="app-1", new_name="app-1"))
-    request = RestoreRequest(server="app-1", new_name="app-1", server_type="cx22", location="hel1")
+    request = RestoreRequest(
+        server="app-1", new_name="app-1", server_type="cx22", location="hel1", quarantine=False
+    )
     result = restore_new(cloud, plan_restore(cloud, request))
     made = _servers(sim)["app-1"]
     assert made["image"]["id"] == _image(sim, "newer") == result.image_id

@@ -138,6 +138,41 @@ def test_a_bad_reset_changes_nothing(
     assert control(demo, "POST", "/reset").status_code == 200  # and it can still be reset
 
 
+def test_a_reset_whose_seed_fails_keeps_the_previous_world(
+    demo: SimulatorServer, raw: RawApi
+) -> None:
+    # valid as a document, refused while building: the volume's server is in another location
+    inline = {
+        "name": "split",
+        "time_scale": 3,
+        "projects": [
+            {
+                "servers": [{"name": "a", "location": "fsn1"}],
+                "volumes": [{"name": "v", "size": 10, "server": "a", "location": "nbg1"}],
+            }
+        ],
+    }
+    demo.state.clock.advance(3600)
+    made = raw.post(f"/servers/{WEB_1}/actions/create_image", {"description": "kept"})
+    before, now = _state(demo), demo.state.clock.now()
+    answer = control(demo, "POST", "/reset", {"scenario": inline})
+    status, code, message = error_of(answer)
+    assert (status, code) == (422, "invalid_input")
+    assert "scenario 'split' cannot be built: volume 'v' is in nbg1" in message
+    assert answer.json()["error"]["details"]["fields"][0]["name"] == "scenario"
+    # the world is the one before: scenario, servers, images, clock and its speed
+    assert control(demo, "GET", "/health").json()["scenario"] == "demo"
+    after = _state(demo)
+    assert [s["id"] for s in after["servers"]] == [s["id"] for s in before["servers"]]
+    assert [i["id"] for i in after["images"]] == [i["id"] for i in before["images"]]
+    assert after["time_scale"] == before["time_scale"] != 3
+    assert now <= demo.state.clock.now() < now + 60  # not set back to the start
+    assert raw.get(f"/images/{made.json()['image']['id']}").json()["image"]["description"] == "kept"
+    assert raw.post(f"/servers/{WEB_1}/actions/create_image", {}).status_code == 423  # locked
+    assert control(demo, "POST", "/reset").status_code == 200  # and it can still be reset
+    assert len(_state(demo)["servers"]) == 12
+
+
 def test_clock_reads_advances_and_rescales(demo: SimulatorServer) -> None:
     clock = control(demo, "GET", "/clock").json()
     assert set(clock) == {"now", "iso", "time_scale"}

@@ -106,6 +106,12 @@ def test_a_label_selector_follows_servers_created_and_relabelled_later(
     cloud.servers.update(Server(id=APP_1), labels={"env": "dev"})
     assert _on_server(world, APP_1) == []
     cloud.servers.update(Server(id=ARM_1), labels={"env": "prod"})
+    # relabelled into the selector: apply_firewall runs on it too (pending, then applied)
+    assert _on_server(world, ARM_1) == [{"id": firewall.id, "status": "pending"}]
+    world.state.clock.advance(APPLY_S)
+    assert _on_server(world, ARM_1) == [{"id": firewall.id, "status": "applied"}]
+    cloud.servers.update(Server(id=ARM_1), labels={"env": "prod", "tier": "x"})
+    assert _on_server(world, ARM_1) == [{"id": firewall.id, "status": "applied"}]  # still in
     selector = cloud.firewalls.get_by_id(firewall.id).applied_to[0]
     assert {r.server.id for r in selector.applied_to_resources} == {ARM_1, new.id}
     # a label-selected firewall cannot be taken off one server, only off the selector
@@ -176,17 +182,29 @@ def test_remove_from_a_server_takes_effect_when_its_action_ends(
 
 def test_server_create_applies_its_firewalls(cloud: hcloud.Client, world: SimulatorServer) -> None:
     firewall = cloud.firewalls.create(name="fw", rules=[SSH]).firewall
-    # no public interface, nothing to guard: the firewall is not applied to it
-    private = cloud.servers.create(
-        name="private",
+    servers_before = len(world.state.ground_truth()["servers"])
+    # no public interface, nothing a firewall could guard: the API refuses the whole request
+    with pytest.raises(APIException) as refused:
+        cloud.servers.create(
+            name="private",
+            server_type=ServerType(name="cx22"),
+            image=Image(id=NIGHTLY),
+            firewalls=[Firewall(id=firewall.id)],
+            public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=False),
+        )
+    assert refused.value.code == "private_net_only_server"
+    assert len(world.state.ground_truth()["servers"]) == servers_before
+    assert _firewall(world, "fw")["applied_to"] == []
+    # one public address is enough
+    half = cloud.servers.create(
+        name="v6-only",
         server_type=ServerType(name="cx22"),
         image=Image(id=NIGHTLY),
         firewalls=[Firewall(id=firewall.id)],
-        public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=False),
+        public_net=ServerCreatePublicNetwork(enable_ipv4=False, enable_ipv6=True),
     ).server
-    assert private.public_net.firewalls == []
-    assert _firewall(world, "fw")["applied_to"] == []
-    cloud.servers.delete(private)
+    assert [f.firewall.id for f in half.public_net.firewalls] == [firewall.id]
+    cloud.servers.delete(half)
     server = cloud.servers.create(
         name="guarded",
         server_type=ServerType(name="cx22"),

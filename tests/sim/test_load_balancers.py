@@ -188,8 +188,8 @@ def test_algorithm_type_protection_and_locks(
     deleted = wire.session.delete(f"{wire.url}/load_balancers/{lb.id}")
     assert error_of(deleted) == (423, "protected", "load balancer deletion is protected")
     lb.change_protection(delete=False)
-    # the document answers 204 (hcloud-python 2.27's delete() expects an action instead)
-    assert wire.session.delete(f"{wire.url}/load_balancers/{lb.id}").status_code == 204
+    # an action since 2026-10-05 (test_load_balancer_delete.py), as hcloud-python 2.27 expects
+    assert cloud.load_balancers.delete(lb).action.command == "delete_load_balancer"
     assert world.state.ground_truth()["load_balancers"] == []
 
 

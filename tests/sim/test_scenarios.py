@@ -147,7 +147,9 @@ def test_bad_files_name_the_problem(tmp_path: Path, name: str, text: str, proble
 
 
 def test_an_unknown_name_lists_the_builtins() -> None:
-    with pytest.raises(ScenarioError, match=r"no scenario 'nope'.*demo, faults, large, empty"):
+    with pytest.raises(
+        ScenarioError, match=r"no scenario 'nope'.*demo, faults, large, wired, empty"
+    ):
         load_scenario("nope")
 
 
@@ -207,7 +209,7 @@ def test_large_fleet(make_sim: SimFactory, schema_check: ExchangeValidator) -> N
 
 
 def test_builtins_are_what_the_listing_says() -> None:
-    assert list(BUILTINS) == ["demo", "faults", "large", "empty"]
+    assert list(BUILTINS) == ["demo", "faults", "large", "wired", "empty"]
     assert load_scenario("empty").projects[0].servers == []
 
 
@@ -224,7 +226,7 @@ def _fingerprint(sim: Simulator) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("name", ["demo", "faults", "large"])
+@pytest.mark.parametrize("name", ["demo", "faults", "large", "wired"])
 def test_same_scenario_same_ids_and_draws(name: str) -> None:
     first = _fingerprint(Simulator(load_scenario(name)))
     assert _fingerprint(Simulator(load_scenario(name))) == first

@@ -169,5 +169,5 @@ def test_scenarios_lists_the_builtins() -> None:
     result = _run("scenarios")
     assert result.returncode == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["demo", "faults", "large", "empty"]
+    assert names == ["demo", "faults", "large", "wired", "empty"]
     assert "300 server specs" in result.stdout

@@ -23,7 +23,7 @@ from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
 from hcloud_sim.resources import Family
 from hcloud_sim.resources.certificates import pem
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     LIST_SORTS,
     action_routes,
     as_list,

@@ -14,8 +14,19 @@ from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.query import Reply, Request, Route, body_labels, one, page, path_id, selector
 from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
-from hcloud_sim.resources import Family, ServerField
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources import Family, ServerField, public
+from hcloud_sim.resources.firewalls import verbs
+from hcloud_sim.resources.firewalls.model import (
+    MAX_PER_SERVER,
+    Firewall,
+    get,
+    guarding,
+    is_pending,
+    parse_rules,
+    render,
+    state,
+)
+from hcloud_sim.resources.kit import (
     LIST_SORTS,
     action_routes,
     as_list,
@@ -27,17 +38,6 @@ from hcloud_sim.resources.family_kit import (
     resource_id,
     scenario_servers,
     unknown_keys,
-)
-from hcloud_sim.resources.firewalls import verbs
-from hcloud_sim.resources.firewalls.model import (
-    MAX_PER_SERVER,
-    Firewall,
-    get,
-    guarding,
-    is_pending,
-    parse_rules,
-    render,
-    state,
 )
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def _prepare_server(project: Project, value: Any, new: NewServer, location: str)
 
     Called for every new server (``default=[]``): label-selected firewalls apply to it too.
     """
-    del location, new
+    del location
     chosen: list[Firewall] = []
     for i, item in enumerate(as_list(value, "firewalls")):
         entry = as_object(item, f"firewalls.{i}")
@@ -143,6 +143,12 @@ def _prepare_server(project: Project, value: Any, new: NewServer, location: str)
         chosen.append(firewall)
     if len(chosen) > MAX_PER_SERVER:
         raise invalid_field("firewalls", f"a server can have at most {MAX_PER_SERVER} firewalls")
+    if chosen and not public(new):
+        raise ApiError(
+            "private_net_only_server",
+            "firewalls cannot be applied to a server without a public interface",
+            status=422,
+        )
 
     def apply(server: Server) -> None:
         for firewall in chosen:
@@ -283,6 +289,7 @@ FAMILY = Family(
     server_fields=(ServerField("firewalls", _prepare_server, default=[]),),
     server_view=_server_view,
     on_server_deleted=_server_deleted,
+    on_server_relabelled=verbs.relabelled,
     section=FirewallsSection,
     seed=_seed,
     order=110,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hcloud_labels import Selector
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources.family_kit import as_list, as_object, as_str, unknown_keys
+from hcloud_sim.resources.kit import as_list, as_object, as_str, unknown_keys
 from hcloud_sim.resources.primary_ips.state import held_by
 
 if TYPE_CHECKING:

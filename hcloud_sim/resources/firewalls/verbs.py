@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.errors import ApiError, invalid_field
 from hcloud_sim.model import Action
-from hcloud_sim.resources.family_kit import (
-    as_list,
-    as_object,
-    parse_label_selector,
-    resource_id,
-    unknown_keys,
-)
 from hcloud_sim.resources.firewalls.model import (
     MAX_PER_SERVER,
     Firewall,
@@ -27,6 +20,13 @@ from hcloud_sim.resources.firewalls.model import (
     has_public_interface,
     selected,
     state,
+)
+from hcloud_sim.resources.kit import (
+    as_list,
+    as_object,
+    parse_label_selector,
+    resource_id,
+    unknown_keys,
 )
 
 if TYPE_CHECKING:
@@ -176,6 +176,22 @@ def selected_at_create(project: Project, server: Server, direct: list[Firewall])
     for firewall in state(project).firewalls.values():
         if firewall not in direct and any(
             s.matches(server.labels) for s in firewall.selectors.values()
+        ):
+            action = _action(project, "apply_firewall", firewall, [server.id])
+            _mark_pending(project, firewall, [server.id], action)
+
+
+def relabelled(project: Project, server: Server, before: dict[str, str]) -> None:
+    """``PUT /servers`` relabelled ``server``: each label-selected firewall that matches it now and
+    did not before runs ``apply_firewall`` on it (``pending`` meanwhile), as for a new server."""
+    if not has_public_interface(project, server):
+        return
+    for firewall in state(project).firewalls.values():
+        if server.id in firewall.servers:
+            continue
+        selectors = firewall.selectors.values()
+        if any(s.matches(server.labels) for s in selectors) and not any(
+            s.matches(before) for s in selectors
         ):
             action = _action(project, "apply_firewall", firewall, [server.id])
             _mark_pending(project, firewall, [server.id], action)

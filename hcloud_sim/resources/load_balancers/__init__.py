@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from hcloud_sim.errors import ApiError
 from hcloud_sim.query import Route
 from hcloud_sim.resources import Family
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     action_routes,
     parse_label_selector,
     scenario_servers,
@@ -220,6 +220,7 @@ FAMILY = Family(
                     "network",
                     "network_zone",
                     "location",
+                    "public_net",
                 }
             ),
         ),

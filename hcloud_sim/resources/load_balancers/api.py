@@ -15,7 +15,7 @@ from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, body_labels, one, page, path_id, selector
 from hcloud_sim.query import sort_items as sort_by
 from hcloud_sim.render import render_action
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     LIST_SORTS,
     as_bool,
     as_list,
@@ -27,7 +27,7 @@ from hcloud_sim.resources.family_kit import (
     required,
     unknown_keys,
 )
-from hcloud_sim.resources.load_balancers import network, services, targets, types
+from hcloud_sim.resources.load_balancers import network, public_ips, services, targets, types
 from hcloud_sim.resources.load_balancers.model import LoadBalancer, get, render, state, type_of
 
 ALGORITHMS = ("round_robin", "least_connections")
@@ -127,6 +127,7 @@ def create_load_balancer(req: Request) -> Reply:
                 status=422,
             )
         lb.public_interface = False
+    held = public_ips.plan(p, req.body.get("public_net"), lb.location)
     for i, body in enumerate(as_list(req.body.get("services") or [], "services")):
         service = services.parse(p, body, f"services.{i}")
         services.check_ports_free(lb.services, service["listen_port"])
@@ -140,6 +141,7 @@ def create_load_balancer(req: Request) -> Reply:
     ensure_unique((b.name for b in state(p).load_balancers.values()), name, "load balancer")
     lb.id = p.sim.next_id("load_balancer")
     state(p).load_balancers[lb.id] = lb
+    public_ips.take(p, lb, held)
     if joined is not None:
         network.reserve(joined, lb)
     action = _timed(p, lb, "create_load_balancer")
@@ -163,15 +165,27 @@ def update_load_balancer(req: Request) -> Reply:
 
 
 def delete_load_balancer(req: Request) -> Reply:
-    lb = get(req.project, path_id(req))
+    """Gone at once (404 from then on); a ``delete_load_balancer`` action runs, answered with
+    200 ``{"action"}`` as ``DELETE /servers/{id}`` is (the API since 2026-10-05; the OpenAPI
+    document still says 204). Its Primary IPs die with it or go free (``public_ips.release``).
+    """
+    p = req.project
+    lb = get(p, path_id(req))
     if lb.protection_delete:
         raise ApiError("protected", "load balancer deletion is protected")
-    _unlocked(req.project, lb)
-    joined = network.attached(req.project, lb)
+    _unlocked(p, lb)
+    joined = network.attached(p, lb)
     if joined is not None:
         joined.load_balancers.pop(lb.id, None)
-    del state(req.project).load_balancers[lb.id]
-    return Reply(204, None)
+    del state(p).load_balancers[lb.id]
+    public_ips.release(p, lb)
+    action = p.begin_on(
+        "delete_load_balancer",
+        [(lb.id, "load_balancer")],
+        locks=[],
+        duration=p.draw(p.spec.duration_for("delete_load_balancer")),
+    )
+    return Reply(200, {"action": render_action(action, req.now)})
 
 
 def add_service(req: Request) -> Reply:

@@ -39,12 +39,20 @@ def _time(req: Request, name: str) -> float:
 
 def metrics(req: Request) -> Reply:
     get(req.project, path_id(req))
+    return series_reply(req, SERIES)
+
+
+def series_reply(req: Request, known: dict[str, tuple[str, ...]]) -> Reply:
+    """The flat-zero ``metrics`` answer for the ``type``s asked of ``known`` (type -> series).
+
+    Server metrics answer the same way (``resources/server_extras.py``).
+    """
     kinds = [k for value in req.query.get("type", []) for k in value.split(",") if k]
     if not kinds:
-        raise invalid_field("type", f"is required: one or more of {', '.join(SERIES)}")
+        raise invalid_field("type", f"is required: one or more of {', '.join(known)}")
     for kind in kinds:
-        if kind not in SERIES:
-            raise invalid_field("type", f"{kind!r} is not one of {', '.join(SERIES)}")
+        if kind not in known:
+            raise invalid_field("type", f"{kind!r} is not one of {', '.join(known)}")
     start, end = _time(req, "start"), _time(req, "end")
     if end < start:
         raise invalid_field("end", "must not be before start")
@@ -55,7 +63,7 @@ def metrics(req: Request) -> Reply:
     step = max(step, 1.0, (end - start) / MAX_SAMPLES)
     samples = math.floor((end - start) / step) + 1
     values = [[start + i * step, "0"] for i in range(samples)]
-    series = {name: {"values": values} for kind in kinds for name in SERIES[kind]}
+    series = {name: {"values": values} for kind in kinds for name in known[kind]}
     return Reply(
         200,
         {"metrics": {"start": iso(start), "end": iso(end), "step": step, "time_series": series}},

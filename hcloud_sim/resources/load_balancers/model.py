@@ -58,14 +58,22 @@ class LoadBalancer:
     #: the private network it is attached to (networks family) and its address there
     network: int | None = None
     private_ip: str | None = None
+    #: existing Primary IPs given at creation (``public_net``), held for its lifetime: type -> id
+    primary_ips: dict[str, int] = field(default_factory=dict)
+    #: their addresses (the IPv6 one is the first of the /64), which replace the made-up ones
+    fixed: dict[str, str] = field(default_factory=dict)
 
     @property
     def ipv4(self) -> str:
+        if "ipv4" in self.fixed:
+            return self.fixed["ipv4"]
         n = self.id - 1_600_000  # the benchmark range 198.18.0.0/15: no other family uses it
         return f"198.18.{n // 254 % 254}.{n % 254 + 1}"
 
     @property
     def ipv6(self) -> str:
+        if "ipv6" in self.fixed:
+            return self.fixed["ipv6"]
         return f"2001:db8:1b:{self.id - 1_600_000:x}::1"
 
 
@@ -185,6 +193,12 @@ def _private_net(project: Project, lb: LoadBalancer) -> list[dict[str, Any]]:
     return [{"network": network.id, "ip": lb.private_ip}]
 
 
+def _primary_id(lb: LoadBalancer, kind: str) -> dict[str, int]:
+    """``{"id": <Primary IP>}`` where the address is an existing Primary IP (newer than the
+    OpenAPI document: see tests/openapi_check.py ``POST_DOCUMENT_CHANGES``)."""
+    return {"id": lb.primary_ips[kind]} if kind in lb.primary_ips else {}
+
+
 def render(project: Project, lb: LoadBalancer) -> dict[str, Any]:
     return {
         "id": lb.id,
@@ -194,8 +208,9 @@ def render(project: Project, lb: LoadBalancer) -> dict[str, Any]:
             "ipv4": {
                 "ip": lb.ipv4,
                 "dns_ptr": lb.dns_ptr.get(lb.ipv4, f"static.{lb.ipv4}.clients.your-server.de"),
+                **_primary_id(lb, "ipv4"),
             },
-            "ipv6": {"ip": lb.ipv6, "dns_ptr": lb.dns_ptr.get(lb.ipv6)},
+            "ipv6": {"ip": lb.ipv6, "dns_ptr": lb.dns_ptr.get(lb.ipv6), **_primary_id(lb, "ipv6")},
         },
         "private_net": _private_net(project, lb),
         "location": project.catalog.render_location(lb.location),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     as_bool,
     as_int,
     as_list,

@@ -11,7 +11,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources.family_kit import (
+from hcloud_sim.resources.kit import (
     as_bool,
     as_object,
     as_str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcloud_sim.errors import ApiError, invalid_field
+from hcloud_sim.errors import invalid_field
 from hcloud_sim.model import Action
 from hcloud_sim.query import (
     Reply,
@@ -12,8 +12,6 @@ from hcloud_sim.query import (
     Route,
     body_labels,
     body_str,
-    choices,
-    int_param,
     one,
     page,
     path_id,
@@ -21,6 +19,7 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.render import render_action
+from hcloud_sim.resources import kit
 from hcloud_sim.resources.networks import servers, verbs
 from hcloud_sim.resources.networks.state import (
     NETWORK_ZONES,
@@ -220,67 +219,6 @@ def change_protection(req: Request) -> Reply:
     return _action_reply(req, verbs.change_protection(req.project, network_id, delete))
 
 
-# -- network actions -----------------------------------------------------------------------------
-
-ACTION_STATUSES = ("running", "success", "error")
-
-
-def _network_actions(req: Request, network_id: int | None) -> list[Action]:
-    return [
-        a
-        for a in req.project.actions.values()
-        if any(kind == "network" and (network_id in (None, rid)) for rid, kind in a.resources)
-    ]
-
-
-def _actions_page(req: Request, actions: list[Action]) -> Reply:
-    wanted = set(choices(req, "status", ACTION_STATUSES))
-    ids = {int_param(t, "id") for t in req.query.get("id", [])}
-    actions = [
-        a for a in actions if (not wanted or a.status in wanted) and (not ids or a.id in ids)
-    ]
-    actions = sort_items(
-        req,
-        sorted(actions, key=lambda a: a.id),
-        {
-            "id": lambda a: a.id,
-            "command": lambda a: a.command,
-            "status": lambda a: a.status,
-            "started": lambda a: a.started,
-            "finished": lambda a: a.finished,
-            "progress": lambda a: a.progress(req.now),
-        },
-    )
-    return page(req, "actions", [render_action(a, req.now) for a in actions])
-
-
-def list_network_actions(req: Request) -> Reply:
-    network_id = path_id(req)
-    networks_of(req.project).network(network_id)
-    return _actions_page(req, _network_actions(req, network_id))
-
-
-def list_all_network_actions(req: Request) -> Reply:
-    return _actions_page(req, _network_actions(req, None))
-
-
-def _one_action(req: Request, network_id: int | None, action_id: int) -> Reply:
-    found = next((a for a in _network_actions(req, network_id) if a.id == action_id), None)
-    if found is None:
-        raise ApiError("not_found", f"action with ID '{action_id}' not found")
-    return Reply(200, {"action": render_action(found, req.now)})
-
-
-def get_network_action(req: Request) -> Reply:
-    network_id = path_id(req)
-    networks_of(req.project).network(network_id)
-    return _one_action(req, network_id, path_id(req, "action_id"))
-
-
-def get_any_network_action(req: Request) -> Reply:
-    return _one_action(req, None, path_id(req))
-
-
 # -- server actions ------------------------------------------------------------------------------
 
 
@@ -321,8 +259,7 @@ def _post(path: str, handler: Any, *fields: str) -> Route:
 
 ROUTES: tuple[Route, ...] = (
     # before /networks/{id}, which would take "actions" for an id
-    Route("GET", "/networks/actions", list_all_network_actions),
-    Route("GET", "/networks/actions/{id}", get_any_network_action),
+    *kit.action_routes("networks", "network", lambda p, nid: networks_of(p).network(nid)),
     Route("GET", "/networks", list_networks),
     _post(
         "/networks",
@@ -342,8 +279,6 @@ ROUTES: tuple[Route, ...] = (
         frozenset({"name", "labels", "expose_routes_to_vswitch"}),
     ),
     Route("DELETE", "/networks/{id}", delete_network),
-    Route("GET", "/networks/{id}/actions", list_network_actions),
-    Route("GET", "/networks/{id}/actions/{action_id}", get_network_action),
     _post("/networks/{id}/actions/add_subnet", add_subnet, *_SUBNET_FIELDS),
     _post("/networks/{id}/actions/delete_subnet", delete_subnet, "ip_range"),
     _post("/networks/{id}/actions/add_route", add_route, *_ROUTE_FIELDS),

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources import Family, ServerField
-from hcloud_sim.resources import address_kit as kit
+from hcloud_sim.errors import invalid_field
+from hcloud_sim.resources import Family, ServerField, addresses
 from hcloud_sim.resources.primary_ips import state
 from hcloud_sim.resources.primary_ips.routes import ROUTES
 
@@ -41,7 +40,9 @@ def _flag(public_net: dict[str, Any], name: str) -> bool:
     return value
 
 
-def _chosen(project: Project, public_net: dict[str, Any], kind: kit.IpType, location: str) -> Any:
+def _chosen(
+    project: Project, public_net: dict[str, Any], kind: addresses.IpType, location: str
+) -> Any:
     """The existing Primary IP ``public_net.<kind>`` names, checked to fit the new server."""
     ref = public_net.get(kind)
     if ref is None:
@@ -54,24 +55,7 @@ def _chosen(project: Project, public_net: dict[str, Any], kind: kit.IpType, loca
         raise invalid_field(where, f"primary IP {ref!r} not found")
     if not _flag(public_net, f"enable_{kind}"):
         raise invalid_field(f"public_net.enable_{kind}", f"must be true to use {where}")
-    if ip.type != kind:
-        raise ApiError(
-            "primary_ip_version_mismatch",
-            f"primary IP {ip.id} is an {ip.type} address, not {kind}",
-            status=412,
-        )
-    if ip.assignee_id is not None:
-        raise ApiError(
-            "primary_ip_assigned",
-            f"primary IP {ip.id} is already assigned to server {ip.assignee_id}",
-            status=422,
-        )
-    if ip.location != location:
-        raise ApiError(
-            "primary_ip_datacenter_mismatch",
-            f"primary IP {ip.id} is in {ip.location}, the server would be in {location}",
-            status=422,
-        )
+    state.check_free(ip, kind, location, "the server")
     return ip
 
 
@@ -83,8 +67,8 @@ def _prepare_public_net(project: Project, value: Any, new: NewServer, location: 
     for key in value:
         if key not in _PUBLIC_NET:
             raise invalid_field(f"public_net.{key}", "unknown field")
-    enable = {kind: _flag(value, f"enable_{kind}") for kind in kit.IP_TYPES}
-    chosen = {kind: _chosen(project, value, kind, location) for kind in kit.IP_TYPES}
+    enable = {kind: _flag(value, f"enable_{kind}") for kind in addresses.IP_TYPES}
+    chosen = {kind: _chosen(project, value, kind, location) for kind in addresses.IP_TYPES}
 
     def apply(server: Server) -> None:
         for ip in chosen.values():

@@ -19,7 +19,7 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.render import render_action
-from hcloud_sim.resources import address_kit as kit
+from hcloud_sim.resources import addresses, kit
 from hcloud_sim.resources.primary_ips import state
 from hcloud_sim.resources.primary_ips.state import KIND, PrimaryIp
 
@@ -64,11 +64,11 @@ def _datacenter(req: Request) -> str | None:
     return name
 
 
-def _ip_type(req: Request) -> kit.IpType:
+def _ip_type(req: Request) -> addresses.IpType:
     kind = body_str(req, "type")
     if kind is None:
         raise invalid_field("type", "is required")
-    if kind not in kit.IP_TYPES:
+    if kind not in addresses.IP_TYPES:
         raise invalid_field("type", "must be one of ipv4, ipv6")
     return "ipv4" if kind == "ipv4" else "ipv6"
 
@@ -97,7 +97,7 @@ def create_primary_ip(req: Request) -> Reply:
         where = _same(where, server.location)
     if where is None:
         raise invalid_field("location", "is required unless assignee_id is given")
-    kit.ensure_unique(name, (ip.name for ip in state.ips(p).values()))
+    kit.ensure_unique((ip.name for ip in state.ips(p).values()), name)
     if server is not None and kind in state.held_by(p, server.id):
         raise ApiError(
             f"server_has_{kind}", f"server {server.id} already has an {kind} address", status=422
@@ -133,7 +133,7 @@ def update_primary_ip(req: Request) -> Reply:
     if name is not None and name != ip.name:
         if not name:
             raise invalid_field("name", "must not be empty")
-        kit.ensure_unique(name, (i.name for i in state.ips(req.project).values()))
+        kit.ensure_unique((i.name for i in state.ips(req.project).values()), name)
         ip.name = name
     if labels is not None:
         ip.labels = dict(labels)
@@ -162,7 +162,7 @@ def unassign(req: Request) -> Reply:
 
 def change_dns_ptr(req: Request) -> Reply:
     ip = state.get(req.project, path_id(req))
-    address, ptr = kit.dns_ptr_body(req)
+    address, ptr = addresses.dns_ptr_body(req)
     return _action(req, state.change_dns_ptr(req.project, ip, address, ptr))
 
 
@@ -174,10 +174,10 @@ def change_protection(req: Request) -> Reply:
 def change_server_dns_ptr(req: Request) -> Reply:
     """The reverse DNS of one of the server's Primary IPs (floating IPs are not affected)."""
     server = req.project.server(path_id(req))
-    address, ptr = kit.dns_ptr_body(req)
+    address, ptr = addresses.dns_ptr_body(req)
     for ip in state.held_by(req.project, server.id).values():
-        if kit.covers(ip.type, ip.ip, address) is not None:
-            kit.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
+        if addresses.covers(ip.type, ip.ip, address) is not None:
+            addresses.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
             made = req.project.instant_action(
                 "change_dns_ptr", [(server.id, "server"), (ip.id, KIND)]
             )

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources import address_kit as kit
-from hcloud_sim.resources.address_kit import IpType
+from hcloud_sim.resources import addresses, kit
+from hcloud_sim.resources.addresses import IpType
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Action, Server
@@ -35,6 +35,8 @@ class PrimaryIp:
     labels: dict[str, str] = field(default_factory=dict)
     auto_delete: bool = False
     assignee_id: int | None = None
+    #: ``server``, or ``load_balancer`` for one given to a load balancer at its creation
+    assignee_type: str = "server"
     protection_delete: bool = False
     #: reverse DNS records set on it: address -> name
     dns: dict[str, str] = field(default_factory=dict)
@@ -70,14 +72,31 @@ def held_by(project: Project, server_id: int) -> dict[IpType, PrimaryIp]:
 def set_assignee(project: Project, ip: PrimaryIp, server_id: int | None) -> None:
     """The one way an IP changes hands (or, with None, is unassigned)."""
     held = project.store(PrimaryIps).held
-    if ip.assignee_id is not None:
+    if ip.assignee_id is not None and ip.assignee_type == "server":
         mine = held.get(ip.assignee_id, {})
         mine.pop(ip.type, None)
         if not mine:
             held.pop(ip.assignee_id, None)
-    ip.assignee_id = server_id
+    ip.assignee_id, ip.assignee_type = server_id, "server"
     if server_id is not None:
         held.setdefault(server_id, {})[ip.type] = ip.id
+
+
+def give_load_balancer(project: Project, ip: PrimaryIp, lb_id: int) -> None:
+    """``ip`` belongs to load balancer ``lb_id`` for its lifetime; the caller checked it is free."""
+    set_assignee(project, ip, None)
+    ip.assignee_id, ip.assignee_type = lb_id, "load_balancer"
+
+
+def load_balancer_deleted(project: Project, ip_id: int) -> None:
+    """Its load balancer is gone: ``ip_id`` dies with it if ``auto_delete``, else goes free."""
+    ip = ips(project).get(ip_id)
+    if ip is None or ip.assignee_type != "load_balancer":
+        return
+    if ip.auto_delete:
+        forget(project, ip)
+    else:
+        set_assignee(project, ip, None)
 
 
 def forget(project: Project, ip: PrimaryIp) -> None:
@@ -94,11 +113,11 @@ def render(project: Project, ip: PrimaryIp) -> dict[str, Any]:
         "blocked": False,
         "location": project.catalog.render_location(ip.location),
         "ip": ip.ip,
-        "dns_ptr": kit.render_ptrs(ip.type, ip.ip, ip.dns),
+        "dns_ptr": addresses.render_ptrs(ip.type, ip.ip, ip.dns),
         "protection": {"delete": ip.protection_delete},
         "type": ip.type,
         "auto_delete": ip.auto_delete,
-        "assignee_type": "server",
+        "assignee_type": ip.assignee_type,
         "assignee_id": ip.assignee_id,
     }
 
@@ -112,7 +131,7 @@ def public_net(project: Project, server: Server, view: dict[str, Any]) -> None:
             "id": v4.id,
             "ip": v4.ip,
             "blocked": False,
-            "dns_ptr": v4.dns.get(v4.ip, kit.default_ptr(v4.ip)),
+            "dns_ptr": v4.dns.get(v4.ip, addresses.default_ptr(v4.ip)),
         }
         if v4 is not None
         else None
@@ -122,7 +141,7 @@ def public_net(project: Project, server: Server, view: dict[str, Any]) -> None:
             "id": v6.id,
             "ip": v6.ip,
             "blocked": False,
-            "dns_ptr": kit.render_ptrs("ipv6", v6.ip, v6.dns),
+            "dns_ptr": addresses.render_ptrs("ipv6", v6.ip, v6.dns),
         }
         if v6 is not None
         else None
@@ -147,9 +166,9 @@ def make(
     """
     pid = project.sim.next_id(KIND)
     if with_server and server is not None:
-        address = kit.new_address(kind, kit.WITH_SERVER, server.id - 100_000)
+        address = addresses.new_address(kind, addresses.WITH_SERVER, server.id - 100_000)
     else:
-        address = kit.new_address(kind, kit.PRIMARY, pid - 700_000)
+        address = addresses.new_address(kind, addresses.PRIMARY, pid - 700_000)
     ip = PrimaryIp(
         id=pid,
         name=name or f"primary_ip-{pid}",
@@ -169,9 +188,33 @@ def give_server(project: Project, server: Server, *, ipv4: bool, ipv6: bool) -> 
     """Make the Primary IPs a new server asks for and does not hold yet (``auto_delete`` on)."""
     held = held_by(project, server.id)
     wanted: dict[IpType, bool] = {"ipv4": ipv4, "ipv6": ipv6}
-    for kind in kit.IP_TYPES:
+    for kind in addresses.IP_TYPES:
         if wanted[kind] and kind not in held:
             make(project, kind, server.location, server=server, with_server=True, auto_delete=True)
+
+
+def check_free(ip: PrimaryIp, kind: str, location: str, taker: str) -> None:
+    """Why ``ip`` cannot be given to a new server or load balancer (``taker``) in ``location``
+    as its ``kind`` address: 412 ``primary_ip_version_mismatch``, 422 ``primary_ip_assigned``,
+    422 ``primary_ip_datacenter_mismatch``; nothing if it can."""
+    if ip.type != kind:
+        raise ApiError(
+            "primary_ip_version_mismatch",
+            f"primary IP {ip.id} is an {ip.type} address, not {kind}",
+            status=412,
+        )
+    if ip.assignee_id is not None:
+        raise ApiError(
+            "primary_ip_assigned",
+            f"primary IP {ip.id} is already assigned to {ip.assignee_type} {ip.assignee_id}",
+            status=422,
+        )
+    if ip.location != location:
+        raise ApiError(
+            "primary_ip_datacenter_mismatch",
+            f"primary IP {ip.id} is in {ip.location}, {taker} would be in {location}",
+            status=422,
+        )
 
 
 def check_assignable(project: Project, ip: PrimaryIp, server: Server) -> None:
@@ -179,7 +222,7 @@ def check_assignable(project: Project, ip: PrimaryIp, server: Server) -> None:
     if ip.assignee_id is not None:
         raise ApiError(
             "primary_ip_already_assigned",
-            f"primary IP {ip.id} is already assigned to server {ip.assignee_id}",
+            f"primary IP {ip.id} is already assigned to {ip.assignee_type} {ip.assignee_id}",
             status=422,
         )
     if ip.location != server.location:
@@ -218,6 +261,12 @@ def unassign(project: Project, ip: PrimaryIp) -> Action:
         raise ApiError(
             "invalid_input", f"primary IP {ip.id} is not assigned to anything", status=422
         )
+    if ip.assignee_type == "load_balancer":
+        raise ApiError(
+            "invalid_input",
+            f"primary IP {ip.id} belongs to load balancer {ip.assignee_id} for its lifetime",
+            status=422,
+        )
     server = project.server(ip.assignee_id)
     kit.server_off(server)
 
@@ -240,7 +289,8 @@ def delete(project: Project, ip: PrimaryIp) -> None:
     if ip.assignee_id is not None:
         raise ApiError(
             "must_be_unassigned",
-            f"primary IP {ip.id} is assigned to server {ip.assignee_id}: unassign it first",
+            f"primary IP {ip.id} is assigned to {ip.assignee_type.replace('_', ' ')} "
+            f"{ip.assignee_id}: unassign it first",
             status=422,
         )
     if project.is_locked((ip.id, KIND)):
@@ -258,7 +308,7 @@ def change_protection(project: Project, ip: PrimaryIp, delete: bool) -> Action:
 
 
 def change_dns_ptr(project: Project, ip: PrimaryIp, address: str, ptr: str | None) -> Action:
-    kit.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
+    addresses.set_ptr(ip.dns, ip.type, ip.ip, address, ptr)
     return project.instant_action("change_dns_ptr", [(ip.id, KIND)])
 
 

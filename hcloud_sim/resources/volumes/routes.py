@@ -19,7 +19,7 @@ from hcloud_sim.query import (
     sort_items,
 )
 from hcloud_sim.render import render_action
-from hcloud_sim.resources import address_kit as kit
+from hcloud_sim.resources import kit
 from hcloud_sim.resources.volumes import state
 from hcloud_sim.resources.volumes.state import KIND
 

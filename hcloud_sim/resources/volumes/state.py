@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hcloud_sim.clock import iso
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.resources import address_kit as kit
+from hcloud_sim.resources import kit
 
 if TYPE_CHECKING:
     from hcloud_sim.model import Action, Server
@@ -80,7 +80,7 @@ def check_name(project: Project, name: str) -> None:
             "letters, digits, '.', '_' and '-', starting and ending with a letter or digit, "
             "at most 64 characters",
         )
-    kit.ensure_unique(name, (v.name for v in volumes(project).values()))
+    kit.ensure_unique((v.name for v in volumes(project).values()), name)
 
 
 def check_size(size: Any, field_name: str = "size") -> int:

@@ -1,7 +1,8 @@
-"""What the firewall, load balancer and certificate families share: their action endpoints
-(``/<family>/actions``, ``/<family>/{id}/actions``, ...), list filters and body checks.
+"""What every resource family shares (no ``FAMILY`` here): the read-only action routes of a
+collection (``/<things>/actions``, ``/<things>/{id}/actions``, ...), list sorts, and body checks
+(names, ids, flags, objects, label selectors, locations, ``change_protection``).
 
-Not a family itself (no ``FAMILY``): the families import it.
+Addresses and reverse DNS of the IP families are in ``addresses.py``.
 """
 
 from __future__ import annotations
@@ -11,25 +12,28 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hcloud_labels import LabelError, Selector, parse_selector
 from hcloud_sim.errors import ApiError, invalid_field
-from hcloud_sim.model import Action
-from hcloud_sim.project import Project
 from hcloud_sim.query import Reply, Request, Route, choices, int_param, page, path_id, sort_items
 from hcloud_sim.render import render_action
 
 if TYPE_CHECKING:
+    from hcloud_sim.model import Action, Server
+    from hcloud_sim.project import Project
     from hcloud_sim.spec import ProjectSpec, ServerSpec
 
 T = TypeVar("T")
 ACTION_STATUSES = ("running", "success", "error")
-#: the sort keys every resource list of these families takes
+#: the sort keys every resource list takes
 LIST_SORTS: dict[str, Callable[[Any], Any]] = {
     "id": lambda r: r.id,
     "name": lambda r: r.name,
     "created": lambda r: r.created,
 }
 
+# -- action routes ----------------------------------------------------------------------------
+
 
 def actions_page(req: Request, actions: Iterable[Action]) -> Reply:
+    """A page of actions, filtered by ``status`` and ``id``, sorted by ``sort``."""
     wanted = set(choices(req, "status", ACTION_STATUSES))
     ids = {int_param(t, "id") for t in req.query.get("id", [])}
     found = sorted(
@@ -45,52 +49,55 @@ def actions_page(req: Request, actions: Iterable[Action]) -> Reply:
             "status": lambda a: a.status,
             "started": lambda a: a.started,
             "finished": lambda a: a.finished,
+            "progress": lambda a: a.progress(req.now),
         },
     )
     return page(req, "actions", [render_action(a, req.now) for a in found])
 
 
 def action_routes(
-    plural: str, kind: str, exists: Callable[[Project, int], object]
+    collection: str, kind: str, check: Callable[[Project, int], object]
 ) -> tuple[Route, ...]:
-    """``GET /<plural>/actions[/{id}]`` and ``GET /<plural>/{id}/actions[/{action_id}]``.
+    """``GET /<collection>/actions[/{id}]`` and ``GET /<collection>/{id}/actions[/{action_id}]``.
 
-    ``exists(project, id)`` raises the family's 404 for an unknown resource. List these routes
-    before ``/<plural>/{id}``: its ``{id}`` would otherwise take the word ``actions``.
+    ``check(project, id)`` raises the 404 of an unknown resource. Put these routes before
+    ``/<collection>/{id}``: ``/<collection>/actions`` matches that template too.
     """
 
-    def of_kind(project: Project) -> list[Action]:
-        return [a for a in project.actions.values() if any(k == kind for _, k in a.resources)]
+    def touches(action: Action, rid: int | None = None) -> bool:
+        return any(k == kind and rid in (None, i) for i, k in action.resources)
 
-    def of_one(project: Project, rid: int) -> list[Action]:
-        exists(project, rid)
-        return [a for a in project.actions.values() if (rid, kind) in a.resources]
-
-    def one_action(found: list[Action], action_id: int, req: Request) -> Reply:
-        action = next((a for a in found if a.id == action_id), None)
-        if action is None:
+    def one_action(req: Request, action_id: int, rid: int | None) -> Reply:
+        action = req.project.actions.get(action_id)
+        if action is None or not touches(action, rid):
             raise ApiError("not_found", f"action with ID '{action_id}' not found")
         return Reply(200, {"action": render_action(action, req.now)})
 
     def list_all(req: Request) -> Reply:
-        return actions_page(req, of_kind(req.project))
+        return actions_page(req, [a for a in req.project.actions.values() if touches(a)])
 
-    def get_any(req: Request) -> Reply:
-        return one_action(of_kind(req.project), path_id(req), req)
+    def get_one(req: Request) -> Reply:
+        return one_action(req, path_id(req), None)
 
     def list_of(req: Request) -> Reply:
-        return actions_page(req, of_one(req.project, path_id(req)))
+        rid = path_id(req)
+        check(req.project, rid)
+        return actions_page(req, [a for a in req.project.actions.values() if touches(a, rid)])
 
     def get_of(req: Request) -> Reply:
-        found = of_one(req.project, path_id(req))
-        return one_action(found, path_id(req, "action_id"), req)
+        rid = path_id(req)
+        check(req.project, rid)
+        return one_action(req, path_id(req, "action_id"), rid)
 
     return (
-        Route("GET", f"/{plural}/actions", list_all),
-        Route("GET", f"/{plural}/actions/{{id}}", get_any),
-        Route("GET", f"/{plural}/{{id}}/actions", list_of),
-        Route("GET", f"/{plural}/{{id}}/actions/{{action_id}}", get_of),
+        Route("GET", f"/{collection}/actions", list_all),
+        Route("GET", f"/{collection}/actions/{{id}}", get_one),
+        Route("GET", f"/{collection}/{{id}}/actions", list_of),
+        Route("GET", f"/{collection}/{{id}}/actions/{{action_id}}", get_of),
     )
+
+
+# -- body fields ------------------------------------------------------------------------------
 
 
 def required(value: T | None, name: str) -> T:
@@ -111,11 +118,12 @@ def body_name(req: Request) -> str | None:
     return value
 
 
-def ensure_unique(names: Iterable[str], name: str, kind: str) -> None:
+def ensure_unique(names: Iterable[str], name: str, kind: str = "") -> None:
+    """409 ``uniqueness_error`` when ``name`` is taken (``kind``: "firewall", ... or none)."""
     if name in set(names):
         raise ApiError(
             "uniqueness_error",
-            f"{kind} name is already used",
+            f"{kind} name is already used".lstrip(),
             details={"fields": [{"name": "name"}]},
         )
 
@@ -174,8 +182,8 @@ def resource_id(value: Any, name: str) -> int:
 
 
 def change_protection_flag(req: Request) -> bool | None:
-    delete = req.body.get("delete")
-    return None if delete is None else as_bool(delete, "delete")
+    """The optional ``delete`` of a ``change_protection`` body (``protection_delete``: required)."""
+    return body_flag(req, "delete")
 
 
 def scenario_servers(project: ProjectSpec) -> dict[str, ServerSpec]:
@@ -189,3 +197,53 @@ def scenario_servers(project: ProjectSpec) -> dict[str, ServerSpec]:
         )
         found.update(dict.fromkeys(names, spec))
     return found
+
+
+def body_id(req: Request, name: str, *, required: bool = False) -> int | None:
+    """A resource id in the body: a positive integer (not a boolean)."""
+    value = req.body.get(name)
+    if value is None:
+        if required:
+            raise invalid_field(name, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise invalid_field(name, "must be a positive integer")
+    return value
+
+
+def body_flag(req: Request, name: str) -> bool | None:
+    value = req.body.get(name)
+    return None if value is None else as_bool(value, name)
+
+
+def protection_delete(req: Request) -> bool:
+    """The ``delete`` flag a ``change_protection`` body must carry."""
+    delete = body_flag(req, "delete")
+    if delete is None:
+        raise invalid_field("delete", "is required")
+    return delete
+
+
+def location_of(project: Project, ref: Any, field: str) -> str:
+    """A location's name from its id or name in a body field; 422 naming the field if unknown."""
+    name = None
+    if isinstance(ref, str | int) and not isinstance(ref, bool):
+        name = project.catalog.location(ref)
+    if name is None:
+        raise invalid_field(field, f"location {ref!r} not found")
+    return name
+
+
+def server_off(server: Server) -> None:
+    """422 ``server_not_stopped`` unless the server is powered off."""
+    if server.status != "off":
+        raise ApiError(
+            "server_not_stopped",
+            f"server {server.id} is {server.status}: power it off first",
+            status=422,
+        )
+
+
+def timed(project: Project, command: str) -> float | None:
+    """An action's simulated duration: the scenario's for ``command``, else 5 s."""
+    return project.draw(project.spec.duration_for(command))
