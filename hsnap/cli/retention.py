@@ -195,7 +195,10 @@ def plan(
             reporting.prune_rows(result.pruned), reporting.prune_verdict(result.pruned), False, None
         )
         for line in budget.describe():
-            (err if line.startswith("warning") else out).print(line, highlight=False)
+            if line.startswith("warning"):
+                err.print(f"hsnap: {line}", highlight=False)
+            else:
+                out.print(line, highlight=False)
     if result.prune_error:
         err.print(f"[red]hsnap: retention failed: {result.prune_error}[/red]", highlight=False)
     raise typer.Exit(reporting.exit_code(result))
