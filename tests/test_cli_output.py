@@ -223,7 +223,9 @@ def test_plan_shows_both_tables_one_line_per_row(sim: SimulatorServer) -> None:
     pruned = [line for line in lines if re.match(r"\d{6}  ", line)]  # image id first
     # the plan of a run prunes the snapshots of the servers it snapshots: not the deleted one's
     assert len(pruned) == len(MANAGED) - 2
-    assert len(lines) <= SERVERS + len(pruned) + 8
+    # titles, headers, verdicts, and the forecast of the run's requests (3 lines)
+    assert len(lines) <= SERVERS + len(pruned) + 8 + 3
+    assert any(line.startswith(f"{SERVERS} server(s): about ") for line in lines)
 
 
 def test_prune_dry_run_is_one_line_per_snapshot(sim: SimulatorServer) -> None:
