@@ -20,6 +20,7 @@ from prefect.states import State
 import hsnap.tasks.prune
 from hcloud_sim import SimulatorServer
 from hsnap.errors import ConfigError
+from hsnap.events import ProgressEvent, subscribe
 from hsnap.flows.prune_snapshots import prune_snapshots
 from hsnap.flows.snapshot_servers import snapshot_servers
 from hsnap.models import PruneRow, RunReport
@@ -249,11 +250,22 @@ def test_a_failing_retention_step_still_publishes_the_snapshot_report(
 ) -> None:
     sim = hsnap_env(world())
 
-    with sim.state.lock:  # listing the images fails (after hsnap's read retries) for the run
-        sim.state.add_fault(method="GET", path="/images", code="server_error", count=1000)
     before = survivors(sim)
+    snapshotted: set[str] = set()
 
-    state = snapshot_servers(retention=BARE, return_state=True)
+    def break_image_listing(event: ProgressEvent) -> None:
+        # once every snapshot is available (its own batched image read done), listing the
+        # images fails, after hsnap's read retries, for the rest of the run: retention's listing
+        if event.phase == "succeeded" and event.server not in snapshotted:
+            snapshotted.add(event.server)
+            if snapshotted == {"web-1", "db-1"}:
+                sim.state.add_fault(method="GET", path="/images", code="server_error", count=1000)
+
+    unsubscribe = subscribe(break_image_listing)
+    try:
+        state = snapshot_servers(retention=BARE, return_state=True)
+    finally:
+        unsubscribe()
 
     assert state.is_failed()
     assert "retention failed" in (state.message or "")
