@@ -120,3 +120,19 @@ def sim(make_sim: SimFactory) -> SimulatorServer:
 @pytest.fixture
 def client(sim: SimulatorServer, make_client: ClientFactory) -> hcloud.Client:
     return make_client(sim)
+
+
+def said(text: str) -> str:
+    """``text`` with its whitespace normalised: what a message says, however it was wrapped."""
+    return " ".join(text.split())
+
+
+def one_message(stderr: str, width: int = 80) -> str:
+    """The single ``hsnap:`` message in ``stderr`` (normalised), each line within ``width``."""
+    lines = stderr.splitlines()
+    assert lines, "nothing on stderr"
+    assert lines[0].startswith("hsnap: "), stderr
+    assert not any(line.startswith("hsnap: ") for line in lines[1:]), stderr
+    assert "Traceback" not in stderr
+    assert all(len(line) <= width for line in lines), stderr
+    return said(stderr)

@@ -1,4 +1,4 @@
-"""Bad input to the real ``hsnap`` command: exit 2 at once, one line, no traceback, nothing started.
+"""Bad input to the real ``hsnap`` command: exit 2 at once, one message, no traceback, no run.
 
 Each test runs ``python -m hsnap.cli`` in a subprocess with a fresh ``PREFECT_HOME`` and no
 Prefect API, against a simulator: the checks must answer before Prefect's temporary server starts
@@ -13,9 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 from hcloud_sim import SimulatorServer
-from tests.conftest import SimFactory
+from hsnap.cli.common import fail
+from hsnap.errors import ConfigError
+from tests.conftest import SimFactory, one_message, said
 
 
 def hsnap(
@@ -46,12 +49,9 @@ def hsnap(
 def assert_refused_at_once(
     done: subprocess.CompletedProcess[str], sim: SimulatorServer, home: Path, says: str
 ) -> None:
-    """Exit 2, one line naming the problem, no traceback, no Prefect, no API request."""
+    """Exit 2, one message naming the problem, no traceback, no Prefect, no API request."""
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("hsnap: ")
-    assert says in lines[0]
+    assert said(says) in one_message(done.stderr)
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stdout == ""
     assert not (home / "prefect.db").exists(), "Prefect's temporary server was started"
@@ -156,5 +156,27 @@ def test_a_selector_that_matches_nothing_exits_1_saying_so_once(
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     says = "no server matches label selector 'env=prdo'"
-    assert done.stderr.count(says) == 1, done.stderr
+    assert said(done.stderr).count(says) == 1, done.stderr
     assert sim.state.ground_truth()["created_images"] == []
+
+
+def test_a_long_error_wraps_within_80_columns_at_spaces(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    message = (
+        "the selector 'env=production,role in (database,cache),tier!=experimental' matches no "
+        "server in project [bold]main[/bold]: check the labels with hcloud server list -o "
+        "columns=name,labels and try again"
+    )
+
+    with pytest.raises(typer.Exit) as exited:
+        fail(ConfigError(message))
+
+    assert exited.value.exit_code == 2
+    stderr = capsys.readouterr().err
+    lines = stderr.splitlines()
+    assert len(lines) > 1, stderr
+    assert all(line.startswith("  ") for line in lines[1:]), stderr
+    assert stderr.split() == f"hsnap: {message}".split()  # no word split, markup said literally
+    assert one_message(stderr) == said(f"hsnap: {message}")

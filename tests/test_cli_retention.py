@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from hsnap.cli import app
+from tests.conftest import one_message
 from tests.flows.conftest import HsnapEnv, hsnap_env, prefect_harness
 from tests.prune_world import (
     GONE,
@@ -196,7 +197,7 @@ def test_prune_with_a_read_only_token_stops_at_the_first_refusal_and_exits_2(
     result = invoke("prune", *BARE)
 
     assert result.exit_code == 2, result.output
-    [line] = result.stderr.splitlines()
+    line = one_message(result.stderr)
     assert "the API token is read-only: create a Read & Write API token" in line
     assert line.count("Read & Write") == 1
     assert deletes(sim) == 1

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from hsnap import __version__
 from hsnap.checks import check_snapshot_parameters
@@ -68,7 +69,22 @@ class _App(typer.Typer):
 
 
 def _say(message: str) -> None:
-    err.print(f"[red]hsnap: {message}[/red]", highlight=False, soft_wrap=True, markup=True)
+    say(f"hsnap: {message}")
+
+
+def error_width() -> int:
+    """The width hsnap's messages wrap at: the screen's, or at most 80 when stderr is piped."""
+    return err.width if err.is_terminal else min(err.width, 80)
+
+
+def say(message: str, style: str = "red") -> None:
+    """One message on stderr, taken literally (no markup), wrapped at spaces to the screen.
+
+    Continuation lines are indented; a word is never split (one wider than the screen, such as a
+    long URL, stays whole on its own line).
+    """
+    lines = [line for part in message.splitlines() or [""] for line in wrap(part, error_width())]
+    err.print(Text("\n".join(lines), style=style), highlight=False, soft_wrap=True)
 
 
 app = _App(
@@ -335,7 +351,7 @@ def exit_code(exc: HsnapError) -> int:
 
 def fail(exc: BaseException, code: int = 2) -> NoReturn:
     """Say what went wrong and what to do; exit 2 (bad input or credentials) or ``code``."""
-    err.print(f"[red]hsnap: {exc}[/red]", highlight=False, soft_wrap=True)  # one line, piped too
+    say(f"hsnap: {exc}")
     raise typer.Exit(code)
 
 

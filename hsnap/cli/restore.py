@@ -17,10 +17,10 @@ from hsnap.cli.common import (
     TokenSecret,
     Verbose,
     app,
-    err,
     fail,
     out,
     run_flow,
+    say,
 )
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError, HsnapError
@@ -169,7 +169,7 @@ def _show_replace(result: Any, as_json: bool) -> None:
     from hsnap.restore.replace import replaced  # noqa: PLC0415
 
     for line in result.warnings:
-        err.print(f"[bold red]{line}[/bold red]", highlight=False, soft_wrap=True)
+        say(line, style="bold red")
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -179,7 +179,7 @@ def _show_replace(result: Any, as_json: bool) -> None:
         columns = ("step", "target", "status", "detail")
         out.print(rows_table(cells, title=replaced(result), columns=columns))
     for row in result.failed:  # on stderr too, for whoever reads only that
-        err.print(f"[red]hsnap: {row.step} {row.target}: {row.detail}[/red]", highlight=False)
+        say(f"hsnap: {row.step} {row.target}: {row.detail}")
     if result.failed or result.changed:
         raise typer.Exit(1)
 

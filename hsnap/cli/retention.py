@@ -19,10 +19,10 @@ from hsnap.cli.common import (
     Verbose,
     app,
     check_locally,
-    err,
     fail,
     out,
     run_flow,
+    say,
 )
 from hsnap.console import rows_table
 from hsnap.errors import ConfigError
@@ -196,9 +196,9 @@ def plan(
         )
         for line in budget.describe():
             if line.startswith("warning"):
-                err.print(f"hsnap: {line}", highlight=False)
+                say(f"hsnap: {line}", style="")
             else:
                 out.print(line, highlight=False)
     if result.prune_error:
-        err.print(f"[red]hsnap: retention failed: {result.prune_error}[/red]", highlight=False)
+        say(f"hsnap: retention failed: {result.prune_error}")
     raise typer.Exit(reporting.exit_code(result))

@@ -1,4 +1,4 @@
-"""Whatever breaks underneath a run, the user of the CLI gets one line and no traceback."""
+"""Whatever breaks underneath a run, the user of the CLI gets one message and no traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import said
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,5 +43,5 @@ def test_prefect_api_unreachable_mid_run_is_one_line_not_a_traceback(tmp_path: P
 
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    assert "hsnap: the run stopped unexpectedly" in done.stderr
-    assert "Failed to reach API" in done.stderr
+    assert "hsnap: the run stopped unexpectedly" in said(done.stderr)
+    assert "Failed to reach API" in said(done.stderr)

@@ -26,6 +26,7 @@ from hsnap.flows.restore_server import run_locally as restore_locally
 from hsnap.flows.verify_snapshots import verify_snapshots
 from hsnap.restore.drill import DrillOutcome
 from hsnap.restore.policy import DRILL_LABEL, drill_labels
+from tests.conftest import said
 from tests.flows.conftest import HsnapEnv, artifacts_of, start_flow_process, task_runs_of
 from tests.hsnap.world import add_fault, on_event
 
@@ -220,9 +221,9 @@ def test_cli_in_place_without_yes_exits_2_and_says_what_it_destroys(hsnap_env: H
     before = sim.state.ground_truth()["actions"]
     result = invoke("restore", "web-1", "--in-place")
     assert result.exit_code == 2
-    assert "nothing changed" in result.output
-    assert "destroys everything on its" in result.output
-    assert "--yes" in result.output
+    assert "nothing changed" in said(result.output)
+    assert "destroys everything on its" in said(result.output)
+    assert "--yes" in said(result.output)
     assert sim.state.ground_truth()["actions"] == before
 
 
