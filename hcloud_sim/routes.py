@@ -59,7 +59,7 @@ def list_servers(req: Request) -> Reply:
         sorted(servers, key=lambda s: s.id),
         {"id": lambda s: s.id, "name": lambda s: s.name, "created": lambda s: s.created},
     )
-    return page(req, "servers", [render_server(p, s) for s in servers])
+    return page(req, "servers", servers, lambda s: render_server(p, s))
 
 
 def get_server(req: Request) -> Reply:
@@ -90,7 +90,7 @@ def _actions_page(req: Request, actions: list[Any]) -> Reply:
             "progress": lambda a: a.progress(req.now),
         },
     )
-    return page(req, "actions", [render_action(a, req.now) for a in actions])
+    return page(req, "actions", actions, lambda a: render_action(a, req.now))
 
 
 def server_power(verb: str) -> Handler:
@@ -170,7 +170,7 @@ def list_images(req: Request) -> Reply:
             "created": lambda i: i.created,  # the API sorts images by id, name, created only
         },
     )
-    return page(req, "images", [render_image(i) for i in images])
+    return page(req, "images", images, render_image)
 
 
 def get_image(req: Request) -> Reply:

@@ -14,7 +14,7 @@ def list_server_types(req: Request) -> Reply:
         (t for t in catalog.server_types if name is None or t.name == name),
         key=lambda t: t.id or 0,
     )
-    return page(req, "server_types", [catalog.render_server_type(t) for t in found])
+    return page(req, "server_types", found, catalog.render_server_type)
 
 
 def get_server_type(req: Request) -> Reply:
@@ -34,7 +34,7 @@ def list_locations(req: Request) -> Reply:
         key=lambda loc: LOCATIONS[loc][0],
     )
     names = sort_items(req, names, {"id": lambda loc: LOCATIONS[loc][0], "name": str})
-    return page(req, "locations", [catalog.render_location(loc) for loc in names])
+    return page(req, "locations", names, catalog.render_location)
 
 
 def get_location(req: Request) -> Reply:

@@ -85,7 +85,7 @@ def list_datacenters(req: Request) -> Reply:
     found = sort_items(
         req, found, {"id": lambda loc: DATACENTERS[loc][0], "name": lambda loc: DATACENTERS[loc][1]}
     )
-    reply = page(req, "datacenters", [render_datacenter(catalog, loc, req.now) for loc in found])
+    reply = page(req, "datacenters", found, lambda loc: render_datacenter(catalog, loc, req.now))
     # the document still requires the (deprecated) recommendation: the first datacenter
     first = _locations(catalog)
     body = {**(reply.body or {}), "recommendation": DATACENTERS[first[0]][0] if first else 1}

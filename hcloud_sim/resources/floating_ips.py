@@ -156,7 +156,7 @@ def _list(req: Request) -> Reply:
         if (name is None or ip.name == name) and (wanted is None or wanted.matches(ip.labels))
     ]
     found = sort_items(req, found, {"id": lambda i: i.id, "created": lambda i: i.created})
-    return page(req, "floating_ips", [_render(req.project, ip) for ip in found])
+    return page(req, "floating_ips", found, lambda ip: _render(req.project, ip))
 
 
 def _create(req: Request) -> Reply:

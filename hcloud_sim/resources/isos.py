@@ -113,7 +113,7 @@ def list_isos(req: Request) -> Reply:
             or (i.architecture is None and wildcard.lower() == "true")
         )
     ]
-    return page(req, "isos", [render_iso(i) for i in found])
+    return page(req, "isos", found, render_iso)
 
 
 def get_iso(req: Request) -> Reply:

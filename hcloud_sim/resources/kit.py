@@ -52,7 +52,7 @@ def actions_page(req: Request, actions: Iterable[Action]) -> Reply:
             "progress": lambda a: a.progress(req.now),
         },
     )
-    return page(req, "actions", [render_action(a, req.now) for a in found])
+    return page(req, "actions", found, lambda a: render_action(a, req.now))
 
 
 def action_routes(

@@ -173,7 +173,7 @@ def list_groups(req: Request) -> Reply:
         sorted(found, key=lambda g: g.id),
         {"id": lambda g: g.id, "name": lambda g: g.name, "created": lambda g: g.created},
     )
-    return page(req, "placement_groups", [render(g) for g in found])
+    return page(req, "placement_groups", found, render)
 
 
 def create(req: Request) -> Reply:

@@ -162,7 +162,7 @@ def list_keys(req: Request) -> Reply:
     keys = sort_items(
         req, sorted(keys, key=lambda k: k.id), {"id": lambda k: k.id, "name": lambda k: k.name}
     )
-    return page(req, "ssh_keys", [render_ssh_key(k) for k in keys])
+    return page(req, "ssh_keys", keys, render_ssh_key)
 
 
 def get_key(req: Request) -> Reply:

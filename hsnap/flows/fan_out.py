@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 P = TypeVar("P")
 
@@ -21,8 +22,10 @@ def each_completed(
     """
     runner: ThreadPoolTaskRunner[Any]
     with ThreadPoolTaskRunner(max_workers=max_concurrency) as runner:
+        # quoted: a plan holds no future, and Prefect would otherwise walk every field of it
+        # three times per task run looking for one (about 8 % of a 1000-server run's CPU)
         futures: dict[PrefectFuture[Any], P] = {
-            runner.submit(task, {"plan": p, **arguments}): p for p in plans
+            runner.submit(task, {"plan": quote(p), **arguments}): p for p in plans
         }
         for future in as_completed(list(futures)):
             yield futures[future], future.result(raise_on_failure=False)

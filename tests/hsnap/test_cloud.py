@@ -8,6 +8,7 @@ stable codes and messages a person can act on, and how many requests reached the
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 from pydantic import SecretStr
@@ -304,3 +305,29 @@ def test_read_only_token_reads_but_cannot_create(make_sim: SimFactory) -> None:
     assert info.value.code == "token_readonly"
     assert "create a Read & Write API token" in str(info.value)
     assert "SECRET" not in str(info.value)
+
+
+# -- the environment's proxy settings, read once per client ------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_the_environments_proxy_carries_the_requests(
+    sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    for name in ("HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{_closed_port()}")  # on loopback: allowed
+    cloud = connect(sim)
+    with pytest.raises(TransientError, match="no answer"):
+        cloud.list_servers()  # the proxy is down: nothing went around it
+    assert requests_to(sim, "GET", "/servers") == 0
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert [s.name for s in connect(sim).list_servers()] == ["app-1"]  # straight to the API

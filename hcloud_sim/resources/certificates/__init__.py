@@ -159,7 +159,7 @@ def list_certificates(req: Request) -> Reply:
         and (not types or c.type in types)
     ]
     found = sort_by(req, found, LIST_SORTS)
-    return page(req, "certificates", [render(req.project, c) for c in found])
+    return page(req, "certificates", found, lambda c: render(req.project, c))
 
 
 def create_certificate(req: Request) -> Reply:

@@ -56,7 +56,7 @@ def list_firewalls(req: Request) -> Reply:
         if (name is None or f.name == name) and (wanted is None or wanted.matches(f.labels))
     ]
     found = sort_by(req, found, LIST_SORTS)
-    return page(req, "firewalls", [render(req.project, f) for f in found])
+    return page(req, "firewalls", found, lambda f: render(req.project, f))
 
 
 def create_firewall(req: Request) -> Reply:

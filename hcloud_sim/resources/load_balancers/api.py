@@ -96,7 +96,7 @@ def list_load_balancers(req: Request) -> Reply:
         if (name is None or lb.name == name) and (wanted is None or wanted.matches(lb.labels))
     ]
     found = sort_by(req, found, LIST_SORTS)
-    return page(req, "load_balancers", [render(req.project, lb) for lb in found])
+    return page(req, "load_balancers", found, lambda lb: render(req.project, lb))
 
 
 def create_load_balancer(req: Request) -> Reply:

@@ -75,7 +75,7 @@ def render(project: Project, t: LoadBalancerType) -> dict[str, Any]:
 def list_types(req: Request) -> Reply:
     name = one(req, "name")
     found = [t for t in TYPES if name is None or t.name == name]
-    return page(req, "load_balancer_types", [render(req.project, t) for t in found])
+    return page(req, "load_balancer_types", found, lambda t: render(req.project, t))
 
 
 def get_type(req: Request) -> Reply:

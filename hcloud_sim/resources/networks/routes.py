@@ -137,7 +137,7 @@ def list_networks(req: Request) -> Reply:
         sorted(found, key=lambda n: n.id),
         {"id": lambda n: n.id, "name": lambda n: n.name, "created": lambda n: n.created},
     )
-    return page(req, "networks", [render_network(n) for n in found])
+    return page(req, "networks", found, render_network)
 
 
 def create_network(req: Request) -> Reply:

@@ -46,7 +46,7 @@ def list_primary_ips(req: Request) -> Reply:
         and (address is None or ip.ip == address)
     ]
     found = sort_items(req, found, {"id": lambda i: i.id, "created": lambda i: i.created})
-    return page(req, "primary_ips", [state.render(req.project, ip) for ip in found])
+    return page(req, "primary_ips", found, lambda ip: state.render(req.project, ip))
 
 
 def _datacenter(req: Request) -> str | None:

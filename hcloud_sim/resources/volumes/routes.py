@@ -42,7 +42,7 @@ def _list(req: Request) -> Reply:
         found,
         {"id": lambda v: v.id, "name": lambda v: v.name, "created": lambda v: v.created},
     )
-    return page(req, "volumes", [state.render(req.project, v) for v in found])
+    return page(req, "volumes", found, lambda v: state.render(req.project, v))
 
 
 def _create(req: Request) -> Reply:
