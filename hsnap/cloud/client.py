@@ -137,6 +137,11 @@ class Cloud:
         )
         return [_server_ref(s) for s in found]
 
+    def list_servers_json(self, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """Every server (all pages) as the API's JSON, optionally filtered by a label selector."""
+        query = {"label_selector": label_selector} if label_selector else {}
+        return self.list_all("/servers", "servers", query)
+
     def count_servers(self) -> int:
         """How many servers the project has, in one read (the list's first page of one)."""
         page = self._call(
@@ -266,12 +271,15 @@ class Cloud:
         call = lambda: self._client.request(method, path, **kwargs)  # noqa: E731
         return dict(self._call(what, call, read=method == "GET") or {})
 
-    def list_all(self, path: str, key: str) -> list[dict[str, Any]]:
-        """Every item of a list endpoint (pages of 50)."""
+    def list_all(
+        self, path: str, key: str, query: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a list endpoint (pages of 50), with ``query``'s filters."""
         items: list[dict[str, Any]] = []
         page: int | None = 1
         while page:
-            data = self.raw("GET", path, f"listing {key}", params={"page": page, "per_page": 50})
+            params = {**(query or {}), "page": page, "per_page": 50}
+            data = self.raw("GET", path, f"listing {key}", params=params)
             items.extend(data.get(key) or ())
             page = ((data.get("meta") or {}).get("pagination") or {}).get("next_page")
         return items
@@ -363,6 +371,16 @@ def translate(exc: hcloud.APIException, what: str) -> HsnapError:
 def _server_ref(server: Any) -> ServerRef:
     return ServerRef(
         id=server.id, name=server.name, status=server.status, labels=dict(server.labels or {})
+    )
+
+
+def server_ref(server: dict[str, Any]) -> ServerRef:
+    """A server's plain value from its API JSON."""
+    return ServerRef(
+        id=server["id"],
+        name=server["name"],
+        status=server["status"],
+        labels=dict(server.get("labels") or {}),
     )
 
 

@@ -134,7 +134,7 @@ def snapshot_servers(
     ):
         scaled = [d / settings.time_scale for d in RETRY_DELAYS_S]
         try:
-            chosen, missing = _select(label_selector, servers, exclude, source, scaled)
+            chosen, missing = _select(label_selector, servers, exclude, source, scaled, run_id)
         except HsnapError as exc:
             return refuse(exc)
         if not dry_run:
@@ -142,7 +142,7 @@ def snapshot_servers(
             # (and before consistent mode reads whether it was running)
             recover_servers(*source)
         not_found = [_not_found(name, label_selector) for name in missing]
-        recipes = _recipes(chosen, source, scaled)
+        recipes = _recipes(chosen, source, scaled, run_id)
         now = datetime.now(UTC)
         plans = [
             SnapshotPlan(
@@ -184,7 +184,10 @@ def snapshot_servers(
 
 
 def _recipes(
-    chosen: list[ServerRef], source: tuple[str, str | None], retry_delays: list[float]
+    chosen: list[ServerRef],
+    source: tuple[str, str | None],
+    retry_delays: list[float],
+    run_id: str,
 ) -> dict[int, Recipe]:
     """Each server's recipe, published as an artifact; none (logged) if they cannot be read.
 
@@ -194,7 +197,7 @@ def _recipes(
         return {}
     task = record_recipes.with_options(retry_delay_seconds=retry_delays)
     try:
-        recipes: dict[int, Recipe] = task([s.id for s in chosen], *source)
+        recipes: dict[int, Recipe] = task([s.id for s in chosen], *source, run_id)
     except Exception as exc:  # noqa: BLE001 -- the snapshots matter more than their recipes
         get_run_logger().error("recipes not recorded (snapshots go on without them): %s", exc)
         return {}
@@ -318,10 +321,11 @@ def _select(
     exclude: list[str] | None,
     source: tuple[str, str | None],
     retry_delays: list[float],
+    run_id: str,
 ) -> tuple[list[ServerRef], list[str]]:
     """The servers to snapshot and the requested names not found; no match at all is an error."""
     chosen, missing = select_servers.with_options(retry_delay_seconds=retry_delays)(
-        label_selector, servers or [], exclude or [], *source
+        label_selector, servers or [], exclude or [], *source, run_id
     )
     if not chosen and not missing:
         if label_selector or servers or exclude:

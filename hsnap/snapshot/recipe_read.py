@@ -53,10 +53,16 @@ def uses(server: Json) -> set[str]:
     return found
 
 
-def read_recipes(cloud: Cloud, server_ids: Iterable[int]) -> dict[int, Recipe]:
-    """The recipe of each of these servers (a server gone since it was selected has none)."""
+def read_recipes(
+    cloud: Cloud, server_ids: Iterable[int], listed: Iterable[Json] | None = None
+) -> dict[int, Recipe]:
+    """The recipe of each of these servers (a server gone since it was selected has none).
+
+    ``listed``: the servers' JSON when the run has just listed them (else they are listed here).
+    """
     wanted = set(server_ids)
-    servers = [s for s in cloud.list_all("/servers", "servers") if s["id"] in wanted]
+    source = cloud.list_all("/servers", "servers") if listed is None else listed
+    servers = [s for s in source if s["id"] in wanted]
     needed = set().union(*(uses(s) for s in servers)) if servers else set()
     lookups: dict[str, dict[int, Json]] = {}
     unknown: list[str] = []

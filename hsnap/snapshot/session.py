@@ -1,5 +1,5 @@
 """What the tasks of one snapshot run share in this process: one Cloud client, one image reader,
-and the run's budget reserve.
+the run's budget reserve, and its listing of the servers.
 
 Before, every server's task built its own ``Cloud`` (settings, perhaps a Prefect block read, an
 SDK client and an HTTP session with its own connections). The flow now opens one ``RunSession``
@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hsnap.cloud.client import Cloud
@@ -27,6 +27,9 @@ class RunSession:
     cloud: Cloud
     images: ImageReader
     pacing: Pacing
+    #: the run's listing of its servers, as the API's JSON by id: the recipes read it again
+    #: rather than list the servers a second time
+    servers: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 _SESSIONS: dict[str, RunSession] = {}

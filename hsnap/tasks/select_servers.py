@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from hsnap.cloud.client import Cloud
+from hsnap.cloud.client import Cloud, server_ref
 from hsnap.models import ServerRef
 from hsnap.policy import select
 from hsnap.settings import load_settings
 from hsnap.snapshot.recipe import Recipe
 from hsnap.snapshot.recipe_read import read_recipes
+from hsnap.snapshot.session import session_of
 from hsnap.tasks.retry import READ_ONLY_TASK
 
 
@@ -20,14 +21,21 @@ def select_servers(
     exclude: list[str],
     token_secret: str | None,
     project: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[list[ServerRef], list[str]]:
     """All servers (every page) matching the selector, narrowed by names and exclusions.
 
-    Returns the chosen servers and the requested names that matched no server.
+    Returns the chosen servers and the requested names that matched no server. In a run's
+    session (``run_id``), the listing is kept there for the run's recipes.
     """
     log = get_run_logger()
-    cloud = Cloud(load_settings(token_secret, project))
-    listed = cloud.list_servers(label_selector)
+    session = session_of(run_id) if run_id else None
+    if session is None:
+        listed = Cloud(load_settings(token_secret, project)).list_servers(label_selector)
+    else:
+        found = session.cloud.list_servers_json(label_selector)
+        session.servers = {s["id"]: s for s in found}
+        listed = [server_ref(s) for s in found]
     chosen, missing = select(listed, names, exclude)
     log.info(
         "%d server(s) listed%s; %d selected; %d requested name(s) not found",
@@ -41,11 +49,20 @@ def select_servers(
 
 @task(name="record-recipes", **READ_ONLY_TASK)
 def record_recipes(
-    server_ids: list[int], token_secret: str | None, project: str | None = None
+    server_ids: list[int],
+    token_secret: str | None,
+    project: str | None = None,
+    run_id: str | None = None,
 ) -> dict[int, Recipe]:
-    """What each server needs to become itself again (a few list requests for the whole run)."""
-    cloud = Cloud(load_settings(token_secret, project))
-    recipes = read_recipes(cloud, server_ids)
+    """What each server needs to become itself again (a few list requests for the whole run).
+
+    In a run's session (``run_id``), the servers' listing is the one ``select_servers`` made.
+    """
+    session = session_of(run_id) if run_id else None
+    if session is None or not session.servers:
+        recipes = read_recipes(Cloud(load_settings(token_secret, project)), server_ids)
+    else:
+        recipes = read_recipes(session.cloud, server_ids, session.servers.values())
     partial = sorted({u for r in recipes.values() for u in r.unknown})
     get_run_logger().info(
         "recipes recorded for %d server(s)%s",
