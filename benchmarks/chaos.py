@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +79,11 @@ class Result:
 def run_trial(trial: Trial, prefect_url: str, scale: float) -> Result:
     """Run a trial (one run, or a killed run and a second one) and check the invariants."""
     result = Result(trial)
-    with SimulatorServer(trial.scenario, time_scale=scale) as sim:
+    with (
+        SimulatorServer(trial.scenario, time_scale=scale) as sim,
+        _project(trial, sim.url) as project,
+    ):
         running = {s["id"] for s in sim.state.ground_truth()["servers"] if s["status"] == "running"}
-        project = _project(trial, sim.url)
         env = _env(prefect_url, scale)
         if trial.kill_after_s is not None:
             killed = _run_cli(trial, env, scale, project, kill_after_s=trial.kill_after_s)
@@ -98,14 +101,22 @@ def run_trial(trial: Trial, prefect_url: str, scale: float) -> Result:
     return result
 
 
-def _project(trial: Trial, endpoint: str) -> str:
-    """A Hetzner project (block) per trial: each has its own run slot, as separate projects do."""
+@contextlib.contextmanager
+def _project(trial: Trial, endpoint: str) -> Iterator[str]:
+    """A Hetzner project (block) per trial: each has its own run slot, as separate projects do.
+
+    The block and its slot are removed when the trial ends, as its simulator is.
+    """
     from hsnap.projects.block import HetznerProject  # noqa: PLC0415 -- needs the Prefect API
+    from hsnap.projects.registry import remove_project  # noqa: PLC0415
 
     name = f"chaos-{trial.seed}-{trial.index}"
     with _BLOCKS:  # the first save registers the block type: two at once would both try
         HetznerProject(token="sim-token", endpoint=endpoint).save(name, overwrite=True)
-    return name
+    try:
+        yield name
+    finally:
+        remove_project(name)
 
 
 def _free_slot(project: str) -> None:

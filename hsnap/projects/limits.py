@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,15 @@ def project_slot(project: str) -> Iterator[None]:
         raise_on_lease_renewal_failure=False,
     ):
         yield
+
+
+def remove_project_limit(project: str) -> None:
+    """Delete the project's limit, when it has one (its block is being removed)."""
+    from prefect.client.orchestration import get_client  # noqa: PLC0415 -- Prefect loads slowly
+    from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
+
+    with get_client(sync_client=True) as client, suppress(ObjectNotFound):
+        client.delete_global_concurrency_limit_by_name(limit_name(project))
 
 
 def free_project_slot(project: str) -> None:

@@ -16,7 +16,7 @@ from hsnap.cloud.client import Cloud
 from hsnap.errors import ConfigError, HsnapError
 from hsnap.policy import check_selector
 from hsnap.projects.block import BLOCK_TYPE_SLUG, HetznerProject, load_project
-from hsnap.projects.limits import ensure_project_limit
+from hsnap.projects.limits import ensure_project_limit, remove_project_limit
 from hsnap.settings import DEFAULT_ENDPOINT, Settings
 
 #: Prefect's rule for block names; the name also goes into the project's concurrency limit
@@ -111,7 +111,7 @@ def describe_project(name: str) -> ProjectInfo:
 
 
 def remove_project(name: str) -> None:
-    """Delete the project's block (its snapshots and the Hetzner project are not touched)."""
+    """Delete the project's block and its run slot; its snapshots and the Hetzner project stay."""
     from prefect.client.orchestration import get_client  # noqa: PLC0415
     from prefect.exceptions import ObjectNotFound  # noqa: PLC0415
 
@@ -123,3 +123,4 @@ def remove_project(name: str) -> None:
         except ObjectNotFound:
             raise ConfigError(f"no Hetzner project {name!r} (see hsnap project list)") from None
         client.delete_block_document(document.id)
+    remove_project_limit(name)

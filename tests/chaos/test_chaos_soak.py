@@ -13,6 +13,7 @@ from __future__ import annotations
 from prefect.settings import PREFECT_API_URL
 
 from benchmarks.chaos import figures, soak
+from hsnap.projects.registry import project_names
 from tests.flows.conftest import prefect_harness
 
 __all__ = ["prefect_harness"]
@@ -36,3 +37,5 @@ def test_short_chaos_soak_keeps_every_invariant(prefect_harness: None) -> None:
     assert summary["exit_codes"].get("0", 0) > 0  # runs that end well, checked for servers off
     assert set(summary["fault_kinds"]) == {"5xx", "504", "drop", "late", "429"}
     assert summary["violations"] == 0, "\n".join(summary["violation_list"])
+    # each trial's Hetzner project (block and run slot) went with its simulator
+    assert [p for p in project_names() if p.startswith("chaos-")] == []

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -23,11 +24,17 @@ from hsnap.cli import app
 from hsnap.errors import ConfigError
 from hsnap.flows.snapshot_servers import run_locally
 from hsnap.projects.block import HetznerProject
-from hsnap.projects.limits import limit_name
+from hsnap.projects.limits import ensure_project_limit, limit_name
 from hsnap.projects.registry import project_names, remove_project
 from hsnap.settings import load_settings
 from tests.flows.conftest import HsnapEnv
 from tests.hsnap.world import project_images, projects_world
+
+
+def project_limits() -> set[str]:
+    """The names of the Prefect server's global concurrency limits."""
+    with get_client(sync_client=True) as client:
+        return {limit.name for limit in client.read_global_concurrency_limits(limit=200)}
 
 
 def invoke(*args: str, stdin: str | None = None) -> Any:
@@ -111,11 +118,13 @@ def test_bad_input_exits_2_and_stores_nothing(monkeypatch: pytest.MonkeyPatch) -
 
 def test_remove_forgets_the_project(sim: SimulatorServer) -> None:
     HetznerProject(token=SecretStr("beta-rw"), endpoint=sim.url).save("beta", overwrite=True)
+    ensure_project_limit("beta")  # as hsnap project add makes it
 
     removed = invoke("project", "remove", "beta")
 
     assert removed.exit_code == 0, removed.output
     assert project_names() == []
+    assert limit_name("beta") not in project_limits(), "the project's run slot is gone too"
     with pytest.raises(ConfigError, match="hsnap project add beta"):
         load_settings(project="beta")
 
